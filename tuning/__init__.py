@@ -1,0 +1,1 @@
+"""Hyperparameter search for meld-tf with KerasTuner (``python tuning/search.py``)."""

@@ -1,0 +1,296 @@
+"""Hyperparameter search for meld-tf with KerasTuner.
+
+    python tuning/search.py --modalities text audio --tuner hyperband --max-trials 20
+    python tuning/search.py --resume --out tuning_runs/<name>     # continue a search
+    python tuning/search.py --summary tuning_runs/<name>          # table of trials
+
+The base flags are those of ``python -m meld_tf.train``; they are the defaults of every
+hyperparameter (see ``tuning.hypermodel.SearchSpace``). Each trial trains with the
+training CLI's own data pipeline, compile and callbacks (early stopping included). The
+search folder holds ``search.json`` (the settings, for ``--resume``), KerasTuner's
+``trials/`` project and, when the search ends, ``config.json``: the best trial as a
+``TrainConfig`` for ``python -m meld_tf.train --config``. Nothing is retrained here.
+
+Distributed: run the same command as a chief and as workers, with KerasTuner's
+environment variables ``KERASTUNER_TUNER_ID`` (``chief``, ``tuner0``, ``tuner1``, ...),
+``KERASTUNER_ORACLE_IP``, ``KERASTUNER_ORACLE_PORT`` and one ``--out`` on a shared disk.
+"""
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+
+if __package__ in (None, ""):  # run as `python tuning/search.py`: import the repository's `tuning`
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import keras_tuner  # noqa: E402
+
+from meld_tf import train as train_cli  # noqa: E402
+from meld_tf.labels import EMOTIONS, SENTIMENTS  # noqa: E402
+from meld_tf.metrics import head_metrics  # noqa: E402
+from meld_tf.train_config import TrainConfig  # noqa: E402
+from tuning.hypermodel import MeldHyperModel, SearchSpace, sample_config  # noqa: E402
+from tuning.summary import TRIAL_RECORD, format_table, load_trials  # noqa: E402
+
+SEARCH_FILE = "search.json"
+BEST_CONFIG = "config.json"
+PROJECT = "trials"
+HEADS = {"emotion": len(EMOTIONS), "sentiment": len(SENTIMENTS)}
+
+
+def logged_metrics():
+    """The validation log keys of a meld-tf model (``val_loss``, ``val_emotion_weighted_f1``,
+    ...): the names an objective may take."""
+    names = ["val_loss"]
+    for head, num_classes in HEADS.items():
+        names.append(f"val_{head}_loss")
+        names += [f"val_{head}_{metric.name}" for metric in head_metrics(num_classes)]
+    return names
+
+
+def objective_direction(name):
+    """``"min"`` for a loss, ``"max"`` for a score."""
+    return "min" if name.endswith("loss") else "max"
+
+
+class _TrialRecorder:
+    """Tuner mixin: writes ``meld_trial.json`` (tuner id, epochs, seconds) per trial."""
+
+    def run_trial(self, trial, *args, **kwargs):
+        start = time.perf_counter()
+        histories = super().run_trial(trial, *args, **kwargs)
+        record = {
+            "tuner_id": self.tuner_id,
+            "epochs": sum(len(history.epoch) for history in histories),
+            "seconds": round(time.perf_counter() - start, 2),
+        }
+        path = os.path.join(self.get_trial_dir(trial.trial_id), TRIAL_RECORD)
+        with open(path, "w", encoding="utf-8") as file:
+            json.dump(record, file)
+        return histories
+
+
+TUNERS = {
+    name: type(f"Meld{base.__name__}", (_TrialRecorder, base), {})
+    for name, base in (
+        ("random", keras_tuner.RandomSearch),
+        ("hyperband", keras_tuner.Hyperband),
+        ("bayesian", keras_tuner.BayesianOptimization),
+    )
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchSettings:
+    """A whole search: written to ``search.json`` so that ``--resume`` replays it.
+
+    Args:
+        base: the ``TrainConfig`` every trial starts from; ``base.epochs`` is the epoch
+            budget of one trial (Hyperband's ``max_epochs``).
+        tuner: ``"random"``, ``"hyperband"`` or ``"bayesian"``.
+        objective: validation log key to maximise (a loss is minimised).
+        max_trials: most trials in all (for Hyperband a cap on its own schedule).
+        factor: Hyperband's reduction factor.
+        space: the ``SearchSpace``.
+    """
+
+    base: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    tuner: str = "hyperband"
+    objective: str = "val_emotion_weighted_f1"
+    max_trials: int = 20
+    factor: int = 3
+    space: SearchSpace = dataclasses.field(default_factory=SearchSpace)
+
+    def __post_init__(self):
+        if isinstance(self.base, dict):
+            object.__setattr__(self, "base", TrainConfig.from_dict(self.base))
+        if isinstance(self.space, dict):
+            object.__setattr__(self, "space", SearchSpace.from_dict(self.space))
+        if self.tuner not in TUNERS:
+            raise ValueError(f"Unknown tuner {self.tuner!r}; valid choices: {sorted(TUNERS)}.")
+        if self.objective not in logged_metrics():
+            raise ValueError(
+                f"Objective {self.objective!r} is not a validation log key of the model; "
+                f"valid choices: {', '.join(logged_metrics())}."
+            )
+        if self.max_trials < 1:
+            raise ValueError(f"max_trials {self.max_trials} must be at least 1.")
+        if self.factor < 2:
+            raise ValueError(f"factor {self.factor} must be at least 2.")
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values):
+        return cls(**values)
+
+    def save(self, path):
+        with open(path, "w", encoding="utf-8") as file:
+            json.dump(self.to_dict(), file, indent=2)
+            file.write("\n")
+
+    @classmethod
+    def load(cls, path):
+        try:
+            with open(path, encoding="utf-8") as file:
+                return cls.from_dict(json.load(file))
+        except (OSError, json.JSONDecodeError, TypeError) as error:
+            raise ValueError(f"Cannot read the search settings {path}: {error}") from error
+
+
+def is_distributed():
+    return "KERASTUNER_ORACLE_IP" in os.environ
+
+
+def is_worker():
+    """A distributed tuner that is not the chief (runs trials, owns no results)."""
+    return is_distributed() and "chief" not in os.environ.get("KERASTUNER_TUNER_ID", "")
+
+
+def make_tuner(settings, out):
+    """The KerasTuner tuner of ``settings`` on the folder ``out`` (reloaded if it exists)."""
+    objective = keras_tuner.Objective(settings.objective, objective_direction(settings.objective))
+    common = {
+        "hypermodel": MeldHyperModel(settings.base, settings.space),
+        "objective": objective,
+        "seed": settings.base.seed,
+        "directory": out,
+        "project_name": PROJECT,
+        "overwrite": False,
+    }
+    if settings.tuner == "hyperband":
+        tuner = TUNERS["hyperband"](
+            max_epochs=settings.base.epochs, factor=settings.factor, **common
+        )
+        if not is_worker():
+            tuner.oracle.max_trials = settings.max_trials  # a cap on Hyperband's schedule
+        return tuner
+    return TUNERS[settings.tuner](max_trials=settings.max_trials, **common)
+
+
+def best_config(out, settings):
+    """The ``TrainConfig`` of the best completed trial in ``out``; ValueError if none."""
+    trials = load_trials(os.path.join(out, PROJECT))
+    if not trials or trials[0]["score"] is None:
+        raise ValueError(f"No completed trial in {out}; nothing to write.")
+    path = os.path.join(out, PROJECT, f"trial_{trials[0]['trial_id']}", "trial.json")
+    hp = keras_tuner.engine.trial.Trial.load(path).hyperparameters
+    return sample_config(hp, settings.base, settings.space).replace(out="")
+
+
+def search(settings, out, verbose=1):
+    """Runs (or resumes) the search of ``settings`` in ``out``.
+
+    Returns the trials (as ``tuning.summary.load_trials``), best first. The chief of a
+    distributed search, or a single process, also writes ``out/config.json``.
+    """
+    os.makedirs(out, exist_ok=True)
+    if not is_worker():
+        settings.save(os.path.join(out, SEARCH_FILE))
+    tuner = make_tuner(settings, out)
+    tuner.search(epochs=settings.base.epochs, verbose=verbose)
+    trials = load_trials(os.path.join(out, PROJECT))
+    if not is_worker():
+        best_config(out, settings).save(os.path.join(out, BEST_CONFIG))
+    return trials
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        description="Hyperparameter search with KerasTuner; base flags as meld_tf.train.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    train_cli.add_config_arguments(parser)
+    group = parser.add_argument_group("search")
+    group.add_argument("--tuner", choices=sorted(TUNERS), default="hyperband")
+    group.add_argument("--max-trials", type=int, default=20, help="most trials in all")
+    group.add_argument(
+        "--max-epochs", type=int, default=None,
+        help="epoch budget of one trial (Hyperband's max_epochs); default: --epochs",
+    )
+    group.add_argument(
+        "--objective", default="val_emotion_weighted_f1",
+        help=f"validation log key to maximise, one of: {', '.join(logged_metrics())}",
+    )
+    group.add_argument("--factor", type=int, default=3, help="Hyperband reduction factor")
+    group.add_argument("--space", default="", help="JSON file overriding SearchSpace fields")
+    group.add_argument("--resume", action="store_true", help="continue the search in --out")
+    group.add_argument("--summary", metavar="DIR", help="print the trial table of DIR and exit")
+    return parser
+
+
+def _settings_from_args(args, parser):
+    """The ``SearchSettings`` of the flags, or of ``--out/search.json`` with ``--resume``."""
+    if args.resume:
+        if not args.out:
+            parser.error("--resume needs --out, the folder of the search to continue.")
+        settings = SearchSettings.load(os.path.join(args.out, SEARCH_FILE))
+        defaults = vars(parser.parse_args([]))
+        changed = sorted(
+            f"--{k.replace('_', '-')}" for k, v in vars(args).items()
+            if k not in ("resume", "out", "max_trials") and v != defaults.get(k)
+        )
+        if changed:
+            parser.error(
+                f"--resume takes its settings from {args.out}/{SEARCH_FILE}; only --max-trials "
+                f"may change, but {', '.join(changed)} given."
+            )
+        if args.max_trials != defaults["max_trials"]:
+            settings = dataclasses.replace(settings, max_trials=args.max_trials)
+        return settings
+    base = train_cli.config_from_args(args)
+    if args.max_epochs is not None:
+        base = base.replace(epochs=args.max_epochs)
+    return SearchSettings(
+        base=base.replace(out=""),
+        tuner=args.tuner,
+        objective=args.objective,
+        max_trials=args.max_trials,
+        factor=args.factor,
+        space=SearchSpace.load(args.space) if args.space else SearchSpace(),
+    )
+
+
+def _default_out(settings):
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    name = "-".join([stamp, settings.tuner, *settings.base.model.modalities])
+    return os.path.join("tuning_runs", name)
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.summary:
+        settings = SearchSettings.load(os.path.join(args.summary, SEARCH_FILE))
+        print(format_table(load_trials(os.path.join(args.summary, PROJECT)), settings.objective))
+        return 0
+    try:
+        settings = _settings_from_args(args, parser)
+    except ValueError as error:
+        parser.error(str(error))
+    out = args.out or _default_out(settings)
+    if not args.resume and not is_worker() and os.path.exists(os.path.join(out, SEARCH_FILE)):
+        parser.error(f"{out} already holds a search; pass --resume to continue it, or a new --out.")
+    role = os.environ.get("KERASTUNER_TUNER_ID", "single") if is_distributed() else "single"
+    print(f"Search {settings.tuner} ({role}) in {out}: objective {settings.objective}, "
+          f"up to {settings.max_trials} trials of up to {settings.base.epochs} epochs.")
+    start = time.perf_counter()
+    trials = search(settings, out)
+    print(f"\nSearch finished in {time.perf_counter() - start:.1f} s.")
+    if is_worker():
+        mine = [t["trial_id"] for t in trials if t["tuner_id"] == os.environ["KERASTUNER_TUNER_ID"]]
+        print(f"This worker ran trials {mine}; the chief writes the results.")
+        return 0
+    print(format_table(trials, settings.objective))
+    config_path = os.path.join(out, BEST_CONFIG)
+    print(f"\nBest config: {config_path}")
+    print(f"Retrain it with: python -m meld_tf.train --config {config_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
