@@ -38,6 +38,7 @@ class TrainConfig:
         lr_patience: epochs without a lower validation loss before the LR is reduced.
         lr_factor: factor of each learning-rate reduction.
         min_learning_rate: floor of the learning-rate reductions.
+        mixed_precision: compute in bfloat16 (``mixed_bfloat16``), variables in float32.
         shuffle_buffer: size of the training shuffle buffer.
         cache: where the preprocessed examples are cached: empty for memory, else a
             file prefix for ``tf.data.Dataset.cache``.
@@ -63,6 +64,7 @@ class TrainConfig:
     lr_patience: int = 1
     lr_factor: float = 0.5
     min_learning_rate: float = 1e-7
+    mixed_precision: bool = False
     # Pipeline and run.
     shuffle_buffer: int = 10000
     cache: str = ""

@@ -1,0 +1,365 @@
+"""Training as a library: the reusable pieces of a run, and ``train(config)``.
+
+The CLI ``meld_tf.train``, the hyperparameter tuner and distributed training all call
+these pieces; there is no other training loop.
+
+* ``make_datasets(config)`` -> ``(train, validation, test, info)`` batched datasets.
+* ``build_model(config)``: the one place a model is made (call it inside a
+  ``tf.distribute`` strategy scope to distribute it).
+* ``compile_model(model, config)``: AdamW, label-smoothed cross-entropy on both heads,
+  loss weights, accuracy and weighted/macro F1 per head.
+* ``make_callbacks(config, run_dir)``: resume, best weights, early stopping,
+  learning-rate reduction, TensorBoard and CSV logs.
+* ``train(config)`` -> run folder with ``config.json``, ``model.keras``,
+  ``metrics.json``, a classification report and plots.
+"""
+
+import csv
+import datetime
+import glob
+import json
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from meld_tf import data as meld_data
+from meld_tf import plots
+from meld_tf.labels import EMOTIONS, SENTIMENTS
+from meld_tf.metrics import classification_metrics, classification_report, head_metrics
+from meld_tf.models import build_classifier
+from meld_tf.preprocessor import MeldPreprocessor, balanced_class_weights, media_of, split_metadata
+from meld_tf.train_config import TrainConfig
+
+HEADS = {"emotion": EMOTIONS, "sentiment": SENTIMENTS}
+SPLITS = ("train", "validation", "test")
+RUNS_ROOT = "runs"
+# Files of a run folder.
+CONFIG_FILE = "config.json"
+MODEL_FILE = "model.keras"
+METRICS_FILE = "metrics.json"
+REPORT_FILE = "classification_report.txt"
+HISTORY_FILE = "history.csv"
+BEST_WEIGHTS_FILE = "best.weights.h5"
+BACKUP_DIR = "backup"
+PREPROCESSOR_DIR = "preprocessor"
+LOGS_DIR = "logs"
+
+
+class RunError(ValueError):
+    """A run that cannot start (bad data choice, folder already used)."""
+
+
+# Data.
+
+
+def choose_dataset(config):
+    """Returns ``(dataset name, reason)`` for ``config.dataset`` (``auto`` resolved)."""
+    data_dir = config.data_dir or meld_data.default_data_dir()
+    if config.dataset != "auto":
+        return config.dataset, "chosen with --dataset"
+    if meld_data.is_prepared("full", data_dir):
+        return "full", f"prepared MELD (full) found in {data_dir}"
+    if config.model.modalities == ("text",) and meld_data.is_prepared("text", data_dir):
+        return "text", f"prepared MELD (text) found in {data_dir}"
+    return "sample", (
+        f"no prepared MELD in {data_dir}; using the built-in synthetic sample "
+        "(prepared on first use)"
+    )
+
+
+def load_splits(config, dataset):
+    """``{"train", "validation", "test"}`` examples of ``dataset`` (prepared if needed)."""
+    if dataset == "text" and set(config.model.modalities) != {"text"}:
+        raise RunError(
+            f"Modalities {config.model.modalities} need clips, but dataset 'text' holds text "
+            "only; use --dataset full or sample, or --modalities text."
+        )
+    return meld_data.load_meld(
+        dataset, data_dir=config.data_dir or None, manual_dir=config.manual_dir or None
+    )
+
+
+def emotion_counts(data):
+    """Examples per emotion in a ``preprocess``-ed split."""
+    labels = data.map(lambda inputs, labels: tf.argmax(labels["emotion"], axis=-1))
+    counts = np.zeros(len(EMOTIONS), np.int64)
+    for label in labels.as_numpy_iterator():
+        counts[label] += 1
+    return counts
+
+
+def make_datasets(config, verbose=True):
+    """Loads, preprocesses (once) and batches the three splits of the run's dataset.
+
+    Returns:
+        ``(train, validation, test, info)``: batched ``tf.data.Dataset`` s (train shuffled,
+        with emotion sample weights if ``config.class_weights == "balanced"``), and
+        ``info``: ``{"dataset", "reason", "preprocessor", "num_examples",
+        "emotion_counts"}``.
+    """
+    dataset, reason = choose_dataset(config)
+    if verbose:
+        print(f"Dataset: {dataset} ({reason}).", flush=True)
+    splits = load_splits(config, dataset)
+    preprocessor = MeldPreprocessor.from_config(config, media_of(splits["train"]))
+    needs_rows = config.context > 0 or config.model.text_encoder == "bilstm"
+    rows = {name: split_metadata(splits[name]) if needs_rows else None for name in SPLITS}
+    if config.model.text_encoder == "bilstm":
+        preprocessor.adapt([text for _, _, _, text in rows["train"]])
+    cache = config.cache
+    prepared = {
+        name: preprocessor.preprocess(
+            splits[name], name, rows[name], cache=f"{cache}-{name}" if cache else ""
+        )
+        for name in SPLITS
+    }
+    counts = emotion_counts(prepared["train"])
+    if config.class_weights == "balanced":
+        preprocessor.class_weights = balanced_class_weights(counts).tolist()
+    info = {
+        "dataset": dataset,
+        "reason": reason,
+        "preprocessor": preprocessor,
+        "num_examples": {name: len(prepared[name]) for name in SPLITS},
+        "emotion_counts": dict(zip(EMOTIONS, counts.tolist())),
+    }
+    if verbose:
+        print(f"Examples: {info['num_examples']}.", flush=True)
+    train = preprocessor.batches(prepared["train"], training=True)
+    validation = preprocessor.batches(prepared["validation"])
+    test = preprocessor.batches(prepared["test"])
+    return train, validation, test, info
+
+
+# Model.
+
+
+def build_model(config):
+    """The classifier of ``config`` (the one place models are built)."""
+    policy = "mixed_bfloat16" if config.mixed_precision else "float32"
+    keras.mixed_precision.set_global_policy(policy)
+    return build_classifier(config.model)
+
+
+def compile_model(model, config):
+    """Compiles ``model`` with AdamW, label-smoothed cross-entropy and the head metrics."""
+    optimizer = keras.optimizers.AdamW(
+        learning_rate=config.learning_rate, weight_decay=config.weight_decay
+    )
+    optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
+    losses = {
+        head: keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+        for head in HEADS
+    }
+    model.compile(
+        optimizer=optimizer,
+        loss=losses,
+        loss_weights=dict(zip(HEADS, config.loss_weights)),
+        metrics={head: head_metrics(len(classes)) for head, classes in HEADS.items()},
+    )
+    return model
+
+
+# Callbacks.
+
+
+def best_logged_value(run_dir, key="val_loss"):
+    """The lowest ``key`` logged so far in the run's history (None if none)."""
+    rows = read_history(run_dir)
+    values = [float(row[key]) for row in rows if row.get(key)]
+    return min(values) if values else None
+
+
+def make_callbacks(config, run_dir):
+    """The callbacks of a run, in order.
+
+    * ``BackupAndRestore`` (``backup/``): an interrupted run resumes at its next epoch.
+    * ``ModelCheckpoint`` of the best weights by validation loss (``best.weights.h5``),
+      its threshold restored from the history when a run resumes; ``train`` loads them
+      at the end.
+    * ``EarlyStopping`` on validation loss, ``ReduceLROnPlateau``.
+    * ``CSVLogger`` (``history.csv``, appended on resume) and ``TensorBoard`` (``logs/``).
+    """
+    return [
+        keras.callbacks.BackupAndRestore(os.path.join(run_dir, BACKUP_DIR)),
+        keras.callbacks.ModelCheckpoint(
+            os.path.join(run_dir, BEST_WEIGHTS_FILE),
+            monitor="val_loss",
+            save_best_only=True,
+            save_weights_only=True,
+            initial_value_threshold=best_logged_value(run_dir),
+        ),
+        keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=config.early_stopping_patience, verbose=1
+        ),
+        keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss",
+            factor=config.lr_factor,
+            patience=config.lr_patience,
+            min_lr=config.min_learning_rate,
+            verbose=1,
+        ),
+        keras.callbacks.CSVLogger(os.path.join(run_dir, HISTORY_FILE), append=True),
+        keras.callbacks.TensorBoard(os.path.join(run_dir, LOGS_DIR)),
+    ]
+
+
+def read_history(run_dir):
+    """Rows of ``history.csv`` (one per epoch; a re-run epoch keeps its last row)."""
+    path = os.path.join(run_dir, HISTORY_FILE)
+    if not os.path.isfile(path):
+        return []
+    with open(path, newline="", encoding="utf-8") as file:
+        rows = {int(row["epoch"]): row for row in csv.DictReader(file)}
+    return [rows[epoch] for epoch in sorted(rows)]
+
+
+# Evaluation.
+
+
+def predict_split(model, batches):
+    """``(labels, probabilities)`` per head over a batched split, in order."""
+    labels = {head: [] for head in HEADS}
+    probabilities = {head: [] for head in HEADS}
+    for batch in batches:
+        inputs, targets = batch[0], batch[1]
+        outputs = model.predict_on_batch(inputs)
+        for head in HEADS:
+            labels[head].append(np.argmax(targets[head], axis=-1))
+            probabilities[head].append(np.asarray(outputs[head], np.float64))
+    return (
+        {head: np.concatenate(values) for head, values in labels.items()},
+        {head: np.concatenate(values) for head, values in probabilities.items()},
+    )
+
+
+def evaluate_split(model, batches):
+    """Exact metrics per head (``classification_metrics``) of ``model`` on a split."""
+    labels, probabilities = predict_split(model, batches)
+    return {
+        head: classification_metrics(labels[head], probabilities[head], classes)
+        for head, classes in HEADS.items()
+    }
+
+
+def format_scores(metrics, title):
+    """One line per head: accuracy, weighted F1, macro F1 (in %)."""
+    lines = [title]
+    for head in HEADS:
+        m = metrics[head]
+        lines.append(
+            f"  {head:<9} accuracy {100 * m['accuracy']:5.1f}  "
+            f"weighted F1 {100 * m['weighted_f1']:5.1f}  macro F1 {100 * m['macro_f1']:5.1f}"
+        )
+    return "\n".join(lines)
+
+
+# Runs.
+
+
+def default_run_dir(config):
+    """``runs/<timestamp>-<modalities>``."""
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return os.path.join(RUNS_ROOT, f"{stamp}-{'-'.join(config.model.modalities)}")
+
+
+def find_unfinished_run(config, root=RUNS_ROOT):
+    """The newest run folder under ``root`` with this config and a resumable backup."""
+    for path in sorted(glob.glob(os.path.join(root, "*", CONFIG_FILE)), reverse=True):
+        run_dir = os.path.dirname(path)
+        if not os.path.isdir(os.path.join(run_dir, BACKUP_DIR)):
+            continue
+        try:
+            if TrainConfig.load(path) == config:
+                return run_dir
+        except ValueError:
+            continue
+    return None
+
+
+def resolve_run_dir(config):
+    """``(run folder, resuming)`` of a run; refuses a folder holding a finished run."""
+    run_dir = config.out or find_unfinished_run(config) or default_run_dir(config)
+    if os.path.isfile(os.path.join(run_dir, MODEL_FILE)):
+        raise RunError(
+            f"Run folder {run_dir} already holds a finished run; choose another --out."
+        )
+    if os.path.isfile(os.path.join(run_dir, CONFIG_FILE)):
+        saved = TrainConfig.load(os.path.join(run_dir, CONFIG_FILE))
+        if saved != config:
+            raise RunError(
+                f"Run folder {run_dir} holds an unfinished run with another config; resume it "
+                f"with --config {os.path.join(run_dir, CONFIG_FILE)} or choose another --out."
+            )
+    resuming = os.path.isdir(os.path.join(run_dir, BACKUP_DIR))
+    return run_dir, resuming
+
+
+def write_results(run_dir, model, config, info, validation, test, history):
+    """Saves the model, the metrics, the report and the plots of a finished run."""
+    model.save(os.path.join(run_dir, MODEL_FILE))
+    best_epoch = min(range(len(history)), key=lambda i: float(history[i]["val_loss"]))
+    results = {
+        "dataset": info["dataset"],
+        "num_examples": info["num_examples"],
+        "epochs_run": len(history),
+        "best_epoch": best_epoch + 1,
+        "validation": validation,
+        "test": test,
+    }
+    with open(os.path.join(run_dir, METRICS_FILE), "w", encoding="utf-8") as file:
+        json.dump(results, file, indent=2)
+    reports = [f"meld-tf run {run_dir}: dataset {info['dataset']}"]
+    for split, metrics in (("validation", validation), ("test", test)):
+        for head, classes in HEADS.items():
+            title = f"\n{split} / {head}" + (" (test: computed once, at the end)" if
+                                             split == "test" else "")
+            reports.append(classification_report(metrics[head], classes, title=title))
+            plots.plot_confusion_matrix(
+                metrics[head]["confusion_matrix"],
+                classes,
+                os.path.join(run_dir, f"confusion_{split}_{head}.png"),
+                title=f"{head} ({split})",
+            )
+    with open(os.path.join(run_dir, REPORT_FILE), "w", encoding="utf-8") as file:
+        file.write("\n".join(reports) + "\n")
+    plots.plot_training_curves(history, os.path.join(run_dir, "training_curves.png"))
+
+
+def train(config, callbacks=None, verbose=True):
+    """Runs (or resumes) a whole training run and returns its run folder.
+
+    Args:
+        config: a ``TrainConfig``.
+        callbacks: extra Keras callbacks, after the run's own.
+        verbose: print the dataset choice, Keras progress bars and the final scores.
+    """
+    run_dir, resuming = resolve_run_dir(config)
+    keras.utils.set_random_seed(config.seed)
+    train_data, validation_data, test_data, info = make_datasets(config, verbose)
+    os.makedirs(run_dir, exist_ok=True)
+    config.save(os.path.join(run_dir, CONFIG_FILE))
+    info["preprocessor"].save(os.path.join(run_dir, PREPROCESSOR_DIR))
+    if verbose:
+        print(f"Run folder: {run_dir}" + (" (resuming)" if resuming else ""), flush=True)
+
+    model = compile_model(build_model(config), config)
+    model.fit(
+        train_data,
+        validation_data=validation_data,
+        epochs=config.epochs,
+        callbacks=make_callbacks(config, run_dir) + list(callbacks or []),
+        verbose=1 if verbose else 0,
+    )
+    model.load_weights(os.path.join(run_dir, BEST_WEIGHTS_FILE))
+
+    validation = evaluate_split(model, validation_data)
+    test = evaluate_split(model, test_data)  # Once, at the end; never used for selection.
+    write_results(run_dir, model, config, info, validation, test, read_history(run_dir))
+    if verbose:
+        print(format_scores(validation, "Validation (best epoch):"))
+        print(format_scores(test, "Test:"))
+        print(f"Saved to {run_dir}")
+    return run_dir
