@@ -9,13 +9,13 @@ exactly the model ``python -m meld_tf.train`` builds for the same flags.
 
 import dataclasses
 import json
+import os
 
 import keras
 import keras_tuner
 
 from meld_tf import trainer
 from meld_tf.config import AUDIO_FEATURES, FUSIONS, TEXT_POOLINGS, VIDEO_TEMPORAL
-from meld_tf.models import build_classifier
 
 RANGES = ("learning_rate", "dropout")
 """Fields of ``SearchSpace`` that are ``(min, max)`` ranges; the others are choices."""
@@ -157,17 +157,32 @@ def sample_config(hp, base, space):
     return base.replace(**changes)
 
 
+def training_callbacks(config):
+    """The training CLI's callbacks that steer training (early stopping on validation
+    loss and learning-rate reduction), without its files (checkpoints, logs, backup)."""
+    # Made by trainer.make_callbacks so that a trial trains exactly as a run; the other
+    # callbacks are only constructed (no file is touched before ``fit``) and dropped.
+    steering = (keras.callbacks.EarlyStopping, keras.callbacks.ReduceLROnPlateau)
+    callbacks = trainer.make_callbacks(config, run_dir=os.devnull)
+    return [callback for callback in callbacks if isinstance(callback, steering)]
+
+
 class MeldHyperModel(keras_tuner.HyperModel):
     """The meld-tf classifier as a KerasTuner ``HyperModel``.
+
+    A trial trains exactly as ``meld_tf.train`` would with the sampled config: the same
+    seed, ``trainer.build_model``, ``trainer.compile_model``, ``trainer.make_datasets``
+    and ``fit`` with the run's early stopping and learning-rate reduction (plus the
+    tuner's callbacks).
 
     Args:
         base: the ``TrainConfig`` that every trial starts from (its values are the
             hyperparameters' defaults; its ``epochs`` is the epoch budget of a trial).
-        space: the ``SearchSpace``.
+        space: the ``SearchSpace``; default ``SearchSpace()``.
         **kwargs: passed to ``keras_tuner.HyperModel`` (``name``, ``tunable``).
 
     Example:
-    >>> hypermodel = MeldHyperModel(base_config)  # doctest: +SKIP
+    >>> hypermodel = MeldHyperModel(TrainConfig(dataset="sample"))  # doctest: +SKIP
     >>> model = hypermodel.build(keras_tuner.HyperParameters())  # the baseline  # doctest: +SKIP
     """
 
@@ -175,39 +190,32 @@ class MeldHyperModel(keras_tuner.HyperModel):
         super().__init__(**kwargs)
         self.base = base
         self.space = space or SearchSpace()
-        self._data = {}
+        self._verbose = True  # Print the dataset choice once.
 
     def config(self, hp):
         """The ``TrainConfig`` of ``hp`` (declaring the space in ``hp``)."""
         return sample_config(hp, self.base, self.space)
 
-    def datasets(self, config):
-        """``(train, validation)`` for ``config``, made once per distinct data config."""
-        key = trainer.data_key(config)
-        if key not in self._data:
-            train, validation, _, _ = trainer.make_datasets(config)
-            self._data[key] = (train, validation)
-        return self._data[key]
-
     def build(self, hp):
-        """Builds and compiles the classifier of ``hp``, seeded as the training CLI seeds."""
+        """Builds and compiles the classifier of ``hp``, seeded as ``trainer.train`` seeds."""
         config = self.config(hp)
         keras.utils.set_random_seed(config.seed)
-        model = build_classifier(config.model)
-        trainer.compile_model(model, config)
-        return model
+        return trainer.compile_model(trainer.build_model(config), config)
 
     def fit(self, hp, model, *args, callbacks=None, epochs=None, **kwargs):
-        """Trains ``model`` on the datasets of ``hp``'s config (its sampled batch size).
+        """Trains ``model`` on datasets made for ``hp``'s config (its sampled batch size).
 
-        ``callbacks`` (the tuner's) run together with the training CLI's early stopping
-        and learning-rate schedule; ``epochs`` defaults to the base config's. Data given
-        in ``args`` replaces the config's datasets.
+        The datasets are made afresh for every trial: a reused shuffled dataset would
+        continue its shuffle sequence, and the trial would not train as
+        ``meld_tf.train`` does. ``callbacks`` (the tuner's) run after the training CLI's
+        early stopping and learning-rate reduction; ``epochs`` defaults to the base
+        config's. Data given in ``args`` replaces the config's datasets.
         """
         config = self.config(hp)
         if not args and "x" not in kwargs:
-            train, validation = self.datasets(config)
+            train, validation, _, _ = trainer.make_datasets(config, verbose=self._verbose)
+            self._verbose = False
             args = (train,)
             kwargs.setdefault("validation_data", validation)
-        callbacks = [*trainer.training_callbacks(config), *(callbacks or [])]
+        callbacks = [*training_callbacks(config), *(callbacks or [])]
         return model.fit(*args, epochs=epochs or config.epochs, callbacks=callbacks, **kwargs)

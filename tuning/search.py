@@ -16,7 +16,6 @@ environment variables ``KERASTUNER_TUNER_ID`` (``chief``, ``tuner0``, ``tuner1``
 ``KERASTUNER_ORACLE_IP``, ``KERASTUNER_ORACLE_PORT`` and one ``--out`` on a shared disk.
 """
 
-import argparse
 import dataclasses
 import json
 import os
@@ -200,58 +199,73 @@ def search(settings, out, verbose=1):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
-        description="Hyperparameter search with KerasTuner; base flags as meld_tf.train.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    """The training CLI's parser (``meld_tf.train.build_parser``) plus the search flags."""
+    parser = train_cli.build_parser()
+    parser.prog = "python tuning/search.py"
+    parser.description = (
+        "Hyperparameter search with KerasTuner. The flags of meld_tf.train set the base "
+        "config (the defaults of every hyperparameter); --out is the search folder."
     )
-    train_cli.add_config_arguments(parser)
+    parser.conflict_handler = "resolve"  # Redefine --out as the search folder.
+    parser.add_argument(
+        "--out", default=None,
+        help="search folder (default: tuning_runs/<timestamp>-<tuner>-<modalities>)",
+    )  # fmt: skip
     group = parser.add_argument_group("search")
-    group.add_argument("--tuner", choices=sorted(TUNERS), default="hyperband")
-    group.add_argument("--max-trials", type=int, default=20, help="most trials in all")
+    group.add_argument(
+        "--tuner", choices=sorted(TUNERS), default=None, help="algorithm (default: hyperband)"
+    )
+    group.add_argument("--max-trials", type=int, default=None, help="most trials (default: 20)")
     group.add_argument(
         "--max-epochs", type=int, default=None,
-        help="epoch budget of one trial (Hyperband's max_epochs); default: --epochs",
-    )
+        help="epoch budget of one trial, Hyperband's max_epochs (default: --epochs)",
+    )  # fmt: skip
     group.add_argument(
-        "--objective", default="val_emotion_weighted_f1",
-        help=f"validation log key to maximise, one of: {', '.join(logged_metrics())}",
+        "--objective", default=None,
+        help=f"validation log key to maximise (default: val_emotion_weighted_f1), one of: "
+        f"{', '.join(logged_metrics())}",
+    )  # fmt: skip
+    group.add_argument("--factor", type=int, default=None, help="Hyperband factor (default: 3)")
+    group.add_argument("--space", default=None, help="JSON file overriding SearchSpace fields")
+    group.add_argument(
+        "--resume", action="store_true", help="continue the search in --out with its settings"
     )
-    group.add_argument("--factor", type=int, default=3, help="Hyperband reduction factor")
-    group.add_argument("--space", default="", help="JSON file overriding SearchSpace fields")
-    group.add_argument("--resume", action="store_true", help="continue the search in --out")
     group.add_argument("--summary", metavar="DIR", help="print the trial table of DIR and exit")
     return parser
 
 
-def _settings_from_args(args, parser):
-    """The ``SearchSettings`` of the flags, or of ``--out/search.json`` with ``--resume``."""
+def settings_from_args(args, parser):
+    """The ``SearchSettings`` of parsed flags, or of ``--out/search.json`` with ``--resume``
+    (where only ``--max-trials`` may change)."""
     if args.resume:
         if not args.out:
             parser.error("--resume needs --out, the folder of the search to continue.")
         settings = SearchSettings.load(os.path.join(args.out, SEARCH_FILE))
-        defaults = vars(parser.parse_args([]))
-        changed = sorted(
-            f"--{k.replace('_', '-')}" for k, v in vars(args).items()
-            if k not in ("resume", "out", "max_trials") and v != defaults.get(k)
+        given = sorted(
+            f"--{name.replace('_', '-')}" for name, value in vars(args).items()
+            if name not in ("resume", "out", "max_trials") and value not in (None, False)
         )
-        if changed:
+        if given:
             parser.error(
                 f"--resume takes its settings from {args.out}/{SEARCH_FILE}; only --max-trials "
-                f"may change, but {', '.join(changed)} given."
+                f"may change, but {', '.join(given)} given."
             )
-        if args.max_trials != defaults["max_trials"]:
+        if args.max_trials is not None:
             settings = dataclasses.replace(settings, max_trials=args.max_trials)
         return settings
-    base = train_cli.config_from_args(args)
+    base = train_cli.config_from_args(args).replace(out="")
     if args.max_epochs is not None:
         base = base.replace(epochs=args.max_epochs)
+    search_flags = {
+        "tuner": args.tuner,
+        "objective": args.objective,
+        "max_trials": args.max_trials,
+        "factor": args.factor,
+    }
     return SearchSettings(
-        base=base.replace(out=""),
-        tuner=args.tuner,
-        objective=args.objective,
-        max_trials=args.max_trials,
-        factor=args.factor,
+        base=base,
         space=SearchSpace.load(args.space) if args.space else SearchSpace(),
+        **{name: value for name, value in search_flags.items() if value is not None},
     )
 
 
@@ -269,8 +283,8 @@ def main(argv=None):
         print(format_table(load_trials(os.path.join(args.summary, PROJECT)), settings.objective))
         return 0
     try:
-        settings = _settings_from_args(args, parser)
-    except ValueError as error:
+        settings = settings_from_args(args, parser)
+    except (ValueError, TypeError) as error:
         parser.error(str(error))
     out = args.out or _default_out(settings)
     if not args.resume and not is_worker() and os.path.exists(os.path.join(out, SEARCH_FILE)):
