@@ -1,0 +1,232 @@
+"""Hyperparameter search (tuning/): the hypermodel, the search CLI, resume, distributed.
+
+Tiny bilstm text models on the built-in sample; every search trains 1-2 epochs.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import keras_tuner
+import pytest
+
+from meld_tf import train as train_cli
+from meld_tf import trainer
+from meld_tf.config import FUSIONS, ModelConfig
+from meld_tf.train_config import TrainConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # `tuning/` is a folder of scripts beside the package.
+
+from tuning import search as search_cli  # noqa: E402
+from tuning.hypermodel import MeldHyperModel, SearchSpace, sample_config  # noqa: E402
+from tuning.summary import TRIAL_RECORD, load_trials  # noqa: E402
+
+TINY_SPACE = SearchSpace(hidden_dim=(4, 8), latent_dim=(4, 8), learning_rate=(1e-3, 1e-2))
+FUSION_LAYERS = {"attention": "AttentionFusion", "concat": "ConcatFusion", "late": "LateFusion"}
+
+
+@pytest.fixture(scope="module")
+def tiny_base(sample_data_dir):
+    """A tiny text-only bilstm run on the prepared sample: 2 epochs, batch 16."""
+    model = ModelConfig(
+        modalities=("text",),
+        text_encoder="bilstm",
+        text_vocab_size=200,
+        text_embedding_dim=8,
+        text_lstm_units=4,
+        text_max_length=16,
+        latent_dim=4,
+        hidden_dim=4,
+    )
+    return TrainConfig(
+        model=model, dataset="sample", data_dir=str(sample_data_dir), epochs=2, learning_rate=3e-3
+    )
+
+
+@pytest.fixture
+def cli_files(tmp_path, tiny_base):
+    """``--config`` and ``--space`` files of the tiny base config and search space."""
+    base_path, space_path = tmp_path / "base.json", tmp_path / "space.json"
+    tiny_base.save(base_path)
+    space_path.write_text(json.dumps(TINY_SPACE.to_dict()))
+    return ["--config", str(base_path), "--space", str(space_path)]
+
+
+def trial_records(out):
+    return {t["trial_id"]: t for t in load_trials(os.path.join(out, search_cli.PROJECT))}
+
+
+def test_default_hyperparameters_are_the_base_config(tiny_base):
+    hp = keras_tuner.HyperParameters()
+    assert sample_config(hp, tiny_base, SearchSpace()) == tiny_base
+    # A base value outside the space joins it, so the baseline stays a point of the space.
+    assert {h.name: h for h in hp.space}["hidden_dim"].values == [4, 64, 128, 256]
+    assert hp.values["learning_rate"] == tiny_base.learning_rate
+    pinned = keras_tuner.HyperParameters()
+    pinned.Fixed("batch_size", 32)
+    assert sample_config(pinned, tiny_base, SearchSpace()).batch_size == 32
+
+
+def test_baseline_builds_and_trains_one_step(tiny_base):
+    hypermodel = MeldHyperModel(tiny_base, TINY_SPACE)
+    hp = keras_tuner.HyperParameters()
+    model = hypermodel.build(hp)
+    assert model.optimizer.learning_rate.numpy() == pytest.approx(tiny_base.learning_rate)
+    before = [w.copy() for w in model.get_weights()]
+    history = hypermodel.fit(hp, model, epochs=1, steps_per_epoch=1, verbose=0)
+    assert any((a != b).any() for a, b in zip(before, model.get_weights()))
+    # Every objective the CLI accepts is a key of the real logs.
+    assert set(search_cli.logged_metrics()) <= set(history.history)
+
+
+@pytest.mark.parametrize("fusion", FUSIONS)
+def test_each_fusion_builds(tiny_base, fusion):
+    hp = keras_tuner.HyperParameters()
+    hp.Fixed("fusion", fusion)
+    model = MeldHyperModel(tiny_base.replace(modalities=("text", "audio")), TINY_SPACE).build(hp)
+    assert type(model.get_layer("fusion")).__name__ == FUSION_LAYERS[fusion]
+    keras.backend.clear_session()
+
+
+def test_random_search_best_config_retrains_to_the_same_score(tmp_path, tiny_base):
+    settings = search_cli.SearchSettings(
+        base=tiny_base, tuner="random", max_trials=3, space=TINY_SPACE
+    )
+    trials = search_cli.search(settings, str(tmp_path / "search"), verbose=0)
+    assert [t["status"] for t in trials] == ["COMPLETED"] * 3
+    assert len({json.dumps(t["hyperparameters"], sort_keys=True) for t in trials}) == 3
+    assert all(t["epochs"] >= 1 and t["seconds"] > 0 for t in trials)
+    best = trials[0]
+    assert best["score"] == max(t["score"] for t in trials)
+
+    config = TrainConfig.load(tmp_path / "search" / search_cli.BEST_CONFIG)
+    assert config.learning_rate == best["hyperparameters"]["learning_rate"]
+    assert config.model.hidden_dim == best["hyperparameters"]["hidden_dim"]
+    assert config.batch_size == best["hyperparameters"]["batch_size"]
+    assert config.out == ""
+
+    # Replay it with the training CLI (into tmp_path, not runs/).
+    replay = tmp_path / "replay.json"
+    config.replace(out=str(tmp_path / "run")).save(replay)
+    run_dir = train_cli.main(["--config", str(replay)])
+    scores = [float(row["val_emotion_weighted_f1"]) for row in trainer.read_history(run_dir)]
+    # Same seed, same data order, same steps on CPU: the same score (float32 log values).
+    assert max(scores) == pytest.approx(best["score"], abs=1e-6)
+    assert scores.index(max(scores)) + 1 == best["best_epoch"]
+
+
+def test_interrupted_search_resumes_without_repeating_trials(tmp_path, cli_files, capsys):
+    out = str(tmp_path / "search")
+    flags = [*cli_files, "--tuner", "random", "--max-epochs", "1", "--out", out]
+    assert search_cli.main([*flags, "--max-trials", "1"]) == 0
+    first = trial_records(out)
+    assert list(first) == ["0"]
+    record = Path(out, search_cli.PROJECT, "trial_0", TRIAL_RECORD).read_text()
+
+    assert search_cli.main(["--resume", "--out", out, "--max-trials", "2"]) == 0
+    second = trial_records(out)
+    assert sorted(second) == ["0", "1"]
+    assert all(t["status"] == "COMPLETED" for t in second.values())
+    # Trial 0 was not run again: its record is untouched.
+    assert Path(out, search_cli.PROJECT, "trial_0", TRIAL_RECORD).read_text() == record
+
+    capsys.readouterr()
+    assert search_cli.main(["--summary", out]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert "val_emotion_weighted_f1" in table[0]
+    assert len(table) == 2 + 2  # Header, rule, two trials.
+    best_id = max(second.values(), key=lambda t: t["score"])["trial_id"]
+    assert table[2].split()[0] == best_id
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--tuner", "grid"], "invalid choice: 'grid'"),
+        (["--objective", "val_emotion_f1"], "val_emotion_weighted_f1"),
+        (["--objective", "emotion_weighted_f1"], "not a validation log key"),
+        (["--resume"], "--resume needs --out"),
+        (["--max-trials", "0"], "max_trials 0 must be at least 1"),
+    ],
+)
+def test_bad_flags_fail_before_any_trial(tmp_path, argv, message, capsys):
+    out = tmp_path / "search"
+    with pytest.raises(SystemExit) as exit_info:
+        search_cli.main([*argv, "--out", str(out)] if "--resume" not in argv else argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_resume_refuses_new_settings(tmp_path, cli_files, capsys):
+    out = tmp_path / "search"
+    out.mkdir()
+    search_cli.SearchSettings(tuner="random").save(out / search_cli.SEARCH_FILE)
+    with pytest.raises(SystemExit):
+        search_cli.main(["--resume", "--out", str(out), "--tuner", "bayesian"])
+    assert "only --max-trials may change, but --tuner given" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # A fresh search never reuses a search folder.
+        search_cli.main([*cli_files, "--out", str(out)])
+    assert "pass --resume" in capsys.readouterr().err
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_distributed_search_chief_and_two_workers(tmp_path, cli_files):
+    out = tmp_path / "shared"
+    argv = [
+        sys.executable, str(ROOT / "tuning" / "search.py"), *cli_files,
+        "--tuner", "random", "--max-trials", "4", "--max-epochs", "1", "--out", str(out),
+    ]  # fmt: skip
+    env = {
+        **os.environ,
+        "KERASTUNER_ORACLE_IP": "127.0.0.1",
+        "KERASTUNER_ORACLE_PORT": str(_free_port()),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+    processes = {}
+    try:
+        for tuner_id in ("chief", "tuner0", "tuner1"):
+            log = open(tmp_path / f"{tuner_id}.log", "w")  # noqa: SIM115 (closed below)
+            processes[tuner_id] = (
+                subprocess.Popen(
+                    argv, env={**env, "KERASTUNER_TUNER_ID": tuner_id}, stdout=log,
+                    stderr=subprocess.STDOUT, cwd=tmp_path,
+                ),
+                log,
+            )  # fmt: skip
+        deadline = time.monotonic() + 240
+        for process, _ in processes.values():
+            process.wait(timeout=max(1, deadline - time.monotonic()))
+    finally:
+        for process, log in processes.values():
+            if process.poll() is None:
+                process.kill()
+            log.close()
+    logs = {tuner_id: (tmp_path / f"{tuner_id}.log").read_text() for tuner_id in processes}
+    for tuner_id, (process, _) in processes.items():
+        assert process.returncode == 0, f"{tuner_id} failed:\n{logs[tuner_id][-3000:]}"
+
+    trials = trial_records(out)
+    assert sorted(trials) == ["0", "1", "2", "3"]
+    assert all(t["status"] == "COMPLETED" for t in trials.values())
+    ran = {tuner_id: {i for i, t in trials.items() if t["tuner_id"] == tuner_id}
+           for tuner_id in ("tuner0", "tuner1")}  # fmt: skip
+    assert ran["tuner0"] and ran["tuner1"], ran  # Both workers trained ...
+    assert not ran["tuner0"] & ran["tuner1"]  # ... distinct trials ...
+    assert ran["tuner0"] | ran["tuner1"] == set(trials)  # ... and the chief none.
+    # The chief's table lists every trial and it wrote the best config.
+    table = logs["chief"].split("Search finished")[1]
+    rows = [line.split()[0] for line in table.splitlines()[3:] if line.strip()][: len(trials)]
+    assert sorted(rows) == sorted(trials)
+    assert (out / search_cli.BEST_CONFIG).is_file()
