@@ -13,7 +13,8 @@ Per example (a ``tf.data`` map, run once: the result is cached):
 * video: ``config.model.video_source`` (``face_frames`` or ``frames``), ``num_frames``
   picked evenly, resized to ``frame_size``; kept uint8 in the cache and turned into
   float32 in [0, 1] per batch.
-* masks: ``text_mask`` 1.0, ``audio_mask`` = ``has_audio``, ``video_mask`` = ``has_video``.
+* masks: ``text_mask`` 1.0 (``has_text`` if the example has it), ``audio_mask`` =
+  ``has_audio``, ``video_mask`` = ``has_video``.
 * labels: one-hot ``emotion`` (7) and ``sentiment`` (3), so label smoothing works.
 """
 
@@ -146,7 +147,8 @@ class MeldPreprocessor:
             if self.config.context > 0 and context is None:
                 context = tf.constant("")  # Same segments as in training: an empty context.
             inputs.update(self.tokenizer(example["text"], context))
-            inputs["text_mask"] = tf.constant(1.0)
+            # Dataset examples always have text; ``predict`` may give a clip without text.
+            inputs["text_mask"] = tf.cast(example.get("has_text", True), tf.float32)
         if "audio" in modalities:
             waveform = tf.cast(example["audio"], tf.float32) / 32768.0
             inputs["audio_features"] = compute_audio_features(waveform, self.model_config)

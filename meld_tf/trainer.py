@@ -297,6 +297,26 @@ def resolve_run_dir(config):
     return run_dir, resuming
 
 
+def load_run(run_dir):
+    """``(config, model, preprocessor, recorded metrics)`` of a finished run folder."""
+    config_path = os.path.join(run_dir, CONFIG_FILE)
+    model_path = os.path.join(run_dir, MODEL_FILE)
+    for path in (config_path, model_path):
+        if not os.path.isfile(path):
+            raise RunError(
+                f"{run_dir} is not a finished run folder: {os.path.basename(path)} is missing "
+                "(train one with python -m meld_tf.train)."
+            )
+    config = TrainConfig.load(config_path)
+    model = keras.models.load_model(model_path)
+    preprocessor = MeldPreprocessor.load(os.path.join(run_dir, PREPROCESSOR_DIR), config)
+    recorded = {}
+    if os.path.isfile(os.path.join(run_dir, METRICS_FILE)):
+        with open(os.path.join(run_dir, METRICS_FILE), encoding="utf-8") as file:
+            recorded = json.load(file)
+    return config, model, preprocessor, recorded
+
+
 def write_results(run_dir, model, config, info, validation, test, history):
     """Saves the model, the metrics, the report and the plots of a finished run."""
     model.save(os.path.join(run_dir, MODEL_FILE))
