@@ -206,11 +206,9 @@ def build_parser():
         "Hyperparameter search with KerasTuner. The flags of meld_tf.train set the base "
         "config (the defaults of every hyperparameter); --out is the search folder."
     )
-    parser.conflict_handler = "resolve"  # Redefine --out as the search folder.
-    parser.add_argument(
-        "--out", default=None,
-        help="search folder (default: tuning_runs/<timestamp>-<tuner>-<modalities>)",
-    )  # fmt: skip
+    for action in parser._actions:  # --out names the search folder here.
+        if "--out" in action.option_strings:
+            action.help = "search folder (default: tuning_runs/<timestamp>-<tuner>-<modalities>)"
     group = parser.add_argument_group("search")
     group.add_argument(
         "--tuner", choices=sorted(TUNERS), default=None, help="algorithm (default: hyperband)"
