@@ -9,8 +9,9 @@ INSTALL_REQUIRES = [
     "keras==3.15.*",
     "keras-hub==0.32.*",
     "tensorflow-datasets==4.9.*",
-    "apache-beam",  # the `tfds` CLI (tfds build) does not start without these two
-    "mlcroissant",  # in tensorflow-datasets 4.9.10
+    "apache-beam",  # the `tfds` CLI (tfds build) does not start without these
+    "mlcroissant",  # in tensorflow-datasets 4.9.10, and building a dataset from a folder
+    "importlib_resources",  # needs this one
     "keras-tuner==1.4.8",
     "tensorboard",  # keras-tuner imports it
     "safetensors",  # loads the Hugging Face weights of the pretrained text encoder
