@@ -1,0 +1,180 @@
+"""MELD as a TensorFlow dataset: one example per utterance, text, labels and media.
+
+Configs: ``text`` (CSVs only), ``full`` (CSVs and mp4 clips of the real ``MELD.Raw``
+archive) and ``sample`` (the built-in synthetic MELD tree of `meld_tf.data.sample`).
+"""
+
+import dataclasses
+import logging
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from meld_tf.data import media
+from meld_tf.data.text_repair import read_meld_csv
+from meld_tf.labels import EMOTIONS, SENTIMENTS
+
+from . import meld_files
+from .meld_report import BuildReport
+
+logger = logging.getLogger(__name__)
+
+TFDS_SPLITS = {"train": "train", "dev": "validation", "test": "test"}  # MELD split -> TFDS
+
+
+@dataclasses.dataclass(eq=False)
+class MeldConfig(tfds.core.BuilderConfig):
+    """What a MELD config writes.
+
+    Args:
+        with_media: decode the clips (audio, frames, face crops) or write text only.
+        num_frames: frames sampled evenly over each clip.
+        frame_size: side of the square frames and face crops.
+        sample_rate: audio rate in Hz (mono int16).
+        max_clip_seconds: longer clips are mis-cut: their media is not kept.
+    """
+
+    with_media: bool = True
+    num_frames: int = 8
+    frame_size: int = 112
+    sample_rate: int = 16000
+    max_clip_seconds: float = 30.0
+
+    @property
+    def media(self):
+        """The `meld_tf.data.media.MediaConfig` of this config."""
+        return media.MediaConfig(
+            self.num_frames, self.frame_size, self.sample_rate, self.max_clip_seconds
+        )
+
+
+class Builder(tfds.core.GeneratorBasedBuilder):
+    """DatasetBuilder for MELD (Multimodal EmotionLines Dataset)."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    BUILDER_CONFIGS = [
+        MeldConfig(name="text", with_media=False,
+                   description="Text, speaker, times and labels from the three CSVs."),
+        MeldConfig(name="full",
+                   description="Text and labels plus 16 kHz audio, frames and face crops "
+                               "of every clip of MELD.Raw.tar.gz (manual download)."),
+        MeldConfig(name="sample",
+                   description="A small synthetic MELD (generated, no download), with "
+                               "the real archive's faults; for tests and demos."),
+    ]
+    MANUAL_DOWNLOAD_INSTRUCTIONS = f"""
+    `text`: give a folder holding train_sent_emo.csv, dev_sent_emo.csv and
+    test_sent_emo.csv (or MELD.Raw.tar.gz) with --manual_dir; without one the CSVs are
+    downloaded from the MELD GitHub repository.
+    `full`: download MELD.Raw.tar.gz (about 10 GB) from
+    {meld_files.ARCHIVE_URL}
+    and give the folder that holds it (or its unpacked MELD.Raw folder) with --manual_dir.
+    `sample`: nothing to download.
+    """
+
+    def _info(self):
+        config = self.builder_config
+        features = {
+            "dialogue_id": np.int32,
+            "utterance_id": np.int32,
+            "season": np.int32,
+            "episode": np.int32,
+            "speaker": tfds.features.Text(),
+            "text": tfds.features.Text(),
+            "start_time": np.float32,
+            "end_time": np.float32,
+            "emotion": tfds.features.ClassLabel(names=EMOTIONS),
+            "sentiment": tfds.features.ClassLabel(names=SENTIMENTS),
+        }
+        if config.with_media:
+            video_shape = (config.num_frames, config.frame_size, config.frame_size, 3)
+            features.update({
+                "audio": tfds.features.Audio(
+                    shape=(None,), dtype=np.int16, sample_rate=config.sample_rate,
+                    file_format=None,
+                ),
+                "frames": tfds.features.Video(video_shape, encoding_format="jpeg"),
+                "face_frames": tfds.features.Video(video_shape, encoding_format="jpeg"),
+                "has_audio": np.bool_,
+                "has_video": np.bool_,
+                "has_face": np.bool_,
+            })  # fmt: skip
+        return self.dataset_info_from_configs(
+            features=tfds.features.FeaturesDict(features),
+            homepage="https://affective-meld.github.io/",
+        )
+
+    def _download_and_prepare(self, dl_manager, download_config=None):
+        self._report = BuildReport(self.builder_config.name)
+        super()._download_and_prepare(dl_manager, download_config)
+        print(self._report.format(), flush=True)
+
+    def _split_generators(self, dl_manager):
+        config = self.builder_config
+        work_dir = dl_manager.download_dir / "meld_tf"
+        if config.name == "sample":
+            files = meld_files.find_files(meld_files.prepare_sample(work_dir / "sample"))
+        elif config.name == "text" and _manual_dir(dl_manager) is None:
+            urls = {s: meld_files.CSV_URL.format(name=meld_files.CSV_NAMES[s])
+                    for s in meld_files.SPLITS}
+            files = meld_files.MeldFiles(csvs=dl_manager.download(urls), clip_dirs={})
+        else:
+            files = meld_files.prepare_raw(
+                dl_manager.manual_dir, work_dir, with_media=config.with_media
+            )
+        if not hasattr(self, "_report"):  # _download_and_prepare was bypassed
+            self._report = BuildReport(config.name)
+        return {
+            TFDS_SPLITS[split]: self._generate_examples(
+                split, files.csvs[split], files.clip_dirs.get(split)
+            )
+            for split in meld_files.SPLITS
+        }
+
+    def _generate_examples(self, split, csv_path, clip_dir):
+        """Yields (``"{split}/dia{D}_utt{U}"``, example), in CSV order."""
+        config, report, name = self.builder_config, self._report, TFDS_SPLITS[split]
+        rows = read_meld_csv(csv_path)
+        keys = [f"{name}/dia{r['dialogue_id']}_utt{r['utterance_id']}" for r in rows]
+        if not config.with_media:
+            for key, row in zip(keys, rows):
+                report.add_row(name, key)
+                yield key, _text_features(row)
+            return
+        clips = meld_files.index_clips(clip_dir)
+        ids = [(r["dialogue_id"], r["utterance_id"]) for r in rows]
+        report.add_unused(name, [clips[i].name for i in sorted(set(clips) - set(ids))])
+        results = media.decode_clips([clips.get(i) for i in ids], config.media)
+        for key, row, clip in zip(keys, rows, results):
+            report.add_row(name, key)
+            report.add_clip(name, key, clip)
+            if clip.reason:
+                logger.warning("%s: %s", key, clip.reason)
+            yield key, {
+                **_text_features(row),
+                "audio": clip.audio,
+                "frames": clip.frames,
+                "face_frames": clip.face_frames,
+                "has_audio": clip.has_audio,
+                "has_video": clip.has_video,
+                "has_face": clip.has_face,
+            }
+
+
+def _manual_dir(dl_manager):
+    """The manual dir if the user gave one (non-empty), else None."""
+    try:
+        return dl_manager.manual_dir
+    except AssertionError:
+        return None
+
+
+def _text_features(row):
+    return {
+        name: row[name]
+        for name in (
+            "dialogue_id", "utterance_id", "season", "episode", "speaker", "text",
+            "start_time", "end_time", "emotion", "sentiment",
+        )
+    }  # fmt: skip
