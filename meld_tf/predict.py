@@ -165,15 +165,12 @@ def predict(run_dir, inputs):
     modalities = config.model.modalities
     weights_model = attention_weights_model(model) if config.model.fusion == "attention" else None
     contexts = contexts_of(inputs, config.context) if config.context > 0 else {}
-    answers = []
+    answers, prepared = [], []
     for item in inputs:
         try:
             example, absent = make_example(item, modalities, preprocessor.media)
             context = tf.constant(contexts[item["index"]]) if config.context > 0 else None
             features, _ = preprocessor(example, context)
-            batch = {name: tf.expand_dims(value, 0) for name, value in features.items()}
-            batch, _ = preprocessor.finalize(batch, None)
-            outputs = model.predict_on_batch(batch)
         except InputError as error:
             answers.append({"input": item["name"], "error": str(error)})
             continue
@@ -182,16 +179,24 @@ def predict(run_dir, inputs):
             answers.append({"input": item["name"], "error": f"{item['name']}: {message}"})
             continue
         answer = {"input": item["name"], "absent": absent, "fusion_weights": None}
-        for head, classes in HEADS.items():
-            probabilities = np.asarray(outputs[head])[0].astype(float)
-            answer[head] = {
-                "label": classes[int(probabilities.argmax())],
-                "probabilities": dict(zip(classes, probabilities.round(6).tolist())),
-            }
-        if weights_model is not None:
-            weights = np.asarray(weights_model.predict_on_batch(batch))[0].astype(float)
-            answer["fusion_weights"] = dict(zip(modalities, weights.round(6).tolist()))
         answers.append(answer)
+        prepared.append((answer, features))
+    for start in range(0, len(prepared), config.batch_size):
+        chunk = prepared[start : start + config.batch_size]
+        batch = {name: tf.stack([f[name] for _, f in chunk]) for name in chunk[0][1]}
+        batch, _ = preprocessor.finalize(batch, None)
+        outputs = model.predict_on_batch(batch)
+        weights = None if weights_model is None else weights_model.predict_on_batch(batch)
+        for i, (answer, _) in enumerate(chunk):
+            for head, classes in HEADS.items():
+                probabilities = np.asarray(outputs[head])[i].astype(float)
+                answer[head] = {
+                    "label": classes[int(probabilities.argmax())],
+                    "probabilities": dict(zip(classes, probabilities.round(6).tolist())),
+                }
+            if weights is not None:
+                row = np.asarray(weights)[i].astype(float)
+                answer["fusion_weights"] = dict(zip(modalities, row.round(6).tolist()))
     return answers
 
 

@@ -222,9 +222,12 @@ class MeldPreprocessor:
         data = split.map(function, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         data = data.cache(cache)
         total = int(data.cardinality()) if data.cardinality() >= 0 else None
+        count = 0
         for _ in tqdm(data, total=total, desc=f"Preprocessing {name}".strip(), unit=" examples"):
-            pass  # Fills the cache.
-        return data
+            count += 1  # Fills the cache.
+        if count == 0:
+            raise ValueError(f"The {name or 'given'} split holds no examples.")
+        return data.apply(tf.data.experimental.assert_cardinality(count))
 
     def batches(self, data, training=False):
         """Batches of a ``preprocess``-ed split: ``(inputs, labels[, sample_weights])``.

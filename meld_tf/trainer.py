@@ -326,6 +326,7 @@ def write_results(run_dir, model, config, info, validation, test, history):
         "num_examples": info["num_examples"],
         "epochs_run": len(history),
         "best_epoch": best_epoch + 1,
+        "selection": "best epoch by validation loss; test scored once, after training",
         "validation": validation,
         "test": test,
     }
@@ -370,10 +371,14 @@ def train(config, callbacks=None, verbose=True):
         train_data,
         validation_data=validation_data,
         epochs=config.epochs,
+        shuffle=False,  # The training dataset shuffles itself (seeded).
         callbacks=make_callbacks(config, run_dir) + list(callbacks or []),
         verbose=1 if verbose else 0,
     )
-    model.load_weights(os.path.join(run_dir, BEST_WEIGHTS_FILE))
+    best_weights = os.path.join(run_dir, BEST_WEIGHTS_FILE)
+    if os.path.isfile(best_weights):  # Absent only if no epoch had a finite val_loss.
+        model.load_weights(best_weights)
+        os.remove(best_weights)  # model.keras holds them.
 
     validation = evaluate_split(model, validation_data)
     test = evaluate_split(model, test_data)  # Once, at the end; never used for selection.
