@@ -22,7 +22,8 @@ def _train_step(target, input_data, call_kwargs=None):
     before = [np.array(w) for w in weights]
     with tf.GradientTape() as tape:
         outputs = target(input_data, training=True, **(call_kwargs or {}))
-        loss = sum(tf.reduce_mean(tf.square(tf.cast(o, "float32"))) for o in keras.tree.flatten(outputs))
+        flat = keras.tree.flatten(outputs)
+        loss = sum(tf.reduce_mean(tf.square(tf.cast(o, "float32"))) for o in flat)
     grads = tape.gradient(loss, weights)
     pairs = [(g, w) for g, w in zip(grads, weights) if g is not None]
     assert pairs, f"no trainable weight of {target.name} gets a gradient"

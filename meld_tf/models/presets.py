@@ -59,12 +59,21 @@ def resolve_text_preset(preset):
 
 
 def load_bert_backbone(preset, max_length):
-    """Returns a KerasHub ``BertBackbone`` for ``preset`` (random for ``bert_tiny``)."""
+    """Returns a KerasHub ``BertBackbone`` named ``"bert_backbone"`` for ``preset``.
+
+    ``bert_tiny`` is randomly initialised with ``max_length`` positions; pretrained
+    presets keep their own position table (512 for MiniLM).
+    """
     if preset == "bert_tiny":
         return keras_hub.models.BertBackbone(
-            vocabulary_size=BERT_UNCASED_VOCAB_SIZE, max_sequence_length=max_length, **BERT_TINY
+            vocabulary_size=BERT_UNCASED_VOCAB_SIZE,
+            max_sequence_length=max_length,
+            name="bert_backbone",
+            **BERT_TINY,
         )
-    return keras_hub.models.BertBackbone.from_preset(resolve_text_preset(preset))
+    return keras_hub.models.BertBackbone.from_preset(
+        resolve_text_preset(preset), name="bert_backbone"
+    )
 
 
 def load_bert_tokenizer(preset):
