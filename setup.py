@@ -24,7 +24,8 @@ INSTALL_REQUIRES = [
 ]
 
 EXTRAS_REQUIRE = {
-    "test": ["pytest", "pytest-xdist", "ruff", "nbclient", "nbformat", "ipykernel"],
+    "test": ["pytest", "pytest-xdist", "ruff", "nbclient", "nbformat", "ipykernel",
+             "dill"],  # dill: tfds.testing
     "beam": ["apache-beam"],
 }
 
