@@ -220,7 +220,8 @@ def build_parser():
     )  # fmt: skip
     group.add_argument(
         "--objective", default=None,
-        help=f"validation log key to maximise (default: val_emotion_weighted_f1), one of: "
+        help="validation log key to maximise (a loss is minimised; default: "
+        f"val_emotion_weighted_f1), one of: "
         f"{', '.join(logged_metrics())}",
     )  # fmt: skip
     group.add_argument("--factor", type=int, default=None, help="Hyperband factor (default: 3)")
