@@ -72,7 +72,8 @@ def index_clips(clip_dir):
     index = {}
     if clip_dir is None:
         return index
-    for path in sorted(pathlib.Path(clip_dir).iterdir(), key=lambda p: p.name, reverse=True):
+    paths = pathlib.Path(clip_dir).iterdir()
+    for path in sorted(paths, key=lambda p: (p.name.startswith("final_videos_test"), p.name)):
         match = _CLIP_NAME.fullmatch(path.name)
         if match and path.is_file():
             index.setdefault((int(match.group(1)), int(match.group(2))), path)
