@@ -19,7 +19,6 @@ import csv
 import dataclasses
 import pathlib
 
-import av
 import numpy as np
 from tqdm import tqdm
 
@@ -234,7 +233,7 @@ def _write_csv(path, rows):
             writer.writerow([row[column] for column in COLUMNS])
 
 
-def _clip_name(split, row):
+def _clip_name(row):
     prefix = TEST_PREFIX if "final_videos_prefix" in row["faults"] else ""
     return f"{prefix}{row['key']}.mp4"
 
@@ -263,7 +262,7 @@ def _write_row_clip(path, row, config):
         path.write_bytes(data[: len(data) // 2])
 
 
-def generate_sample(root, seed=0, num_dialogues=40, config=None):
+def generate_sample(root, seed=0, num_dialogues=40, config=None, clips=True):
     """Write a synthetic MELD tree (CSVs and clips) into ``root`` and return its path.
 
     Args:
@@ -272,6 +271,7 @@ def generate_sample(root, seed=0, num_dialogues=40, config=None):
         num_dialogues: dialogues over train, dev and test (at least
             ``config.min_dialogues``); 40 gives about 400 utterances (28/4/8 dialogues).
         config: a `SampleConfig`; the default when None.
+        clips: False writes only the three CSVs (the same bytes; fast, for text-only use).
 
     Returns:
         ``pathlib.Path`` of ``root``.
@@ -285,25 +285,10 @@ def generate_sample(root, seed=0, num_dialogues=40, config=None):
     jobs = []
     for split, rows in plans.items():
         _write_csv(root / CSV_FILES[split], rows)
-        (root / CLIP_DIRS[split]).mkdir(exist_ok=True)
-        jobs += [(split, row) for row in rows if "missing_clip" not in row["faults"]]
+        if clips:
+            (root / CLIP_DIRS[split]).mkdir(exist_ok=True)
+            jobs += [(split, row) for row in rows if "missing_clip" not in row["faults"]]
     for split, row in tqdm(jobs, desc="MELD sample clips", unit="clip"):
-        _write_row_clip(root / CLIP_DIRS[split] / _clip_name(split, row), row, config)
+        _write_row_clip(root / CLIP_DIRS[split] / _clip_name(row), row, config)
     return root
 
-
-def decode_clip(path):
-    """Decode a clip with PyAV: ``(frames (T, H, W, 3) uint8 or None, audio
-    (channels, samples) float32 or None, sample_rate or None)``. A small helper for tests."""
-    with av.open(str(path)) as container:
-        frames = audio = rate = None
-        if container.streams.video:
-            frames = np.stack([f.to_ndarray(format="rgb24")
-                               for f in container.decode(video=0)])
-    with av.open(str(path)) as container:
-        if container.streams.audio:
-            stream = container.streams.audio[0]
-            rate = stream.rate
-            chunks = [f.to_ndarray() for f in container.decode(audio=0)]
-            audio = np.concatenate(chunks, axis=1).astype(np.float32)
-    return frames, audio, rate
