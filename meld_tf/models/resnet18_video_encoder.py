@@ -1,5 +1,7 @@
 """Video encoder: a ResNet18 on every frame, then pooling or an LSTM over time."""
 
+import os
+
 import keras
 import keras_hub
 
@@ -57,10 +59,22 @@ def build_resnet18(frame_size, width):
 
 
 def build_frame_cnn(config):
-    """The per-frame CNN: a KerasHub ResNet preset if ``config.video_preset`` is set."""
+    """The per-frame CNN: a KerasHub ResNet preset if ``config.video_preset`` is set.
+
+    A preset backbone gets the [0, 1] frames as they are: rescale inside the preset's
+    own layers or fine-tune, as KerasHub's ``ResNetImageConverter`` is not applied.
+    """
     if not config.video_preset:
         return build_resnet18(config.frame_size, config.video_width)
-    backbone = keras_hub.models.ResNetBackbone.from_preset(config.video_preset)
+    if not os.path.isdir(config.video_preset):
+        raise ValueError(
+            f"video_preset {config.video_preset!r} is not an existing folder; valid choices: "
+            "'' (a ResNet18 built from video_width) or the path of a local KerasHub "
+            "ResNet preset folder."
+        )
+    backbone = keras_hub.models.ResNetBackbone.from_preset(
+        config.video_preset, name="resnet_backbone"
+    )
     frame = keras.Input((config.frame_size, config.frame_size, 3), name="frame")
     pooled = keras.layers.GlobalAveragePooling2D(name="avg_pool")(backbone(frame))
     return keras.Model(frame, pooled, name="resnet18")
