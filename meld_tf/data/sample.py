@@ -15,6 +15,7 @@ all three can beat any single one:
 * video: a drawn face whose mouth, brows and eyes depend on the emotion.
 """
 
+import concurrent.futures
 import csv
 import dataclasses
 import pathlib
@@ -187,11 +188,16 @@ def _timestamp(seconds, one_digit_hour=False, two_digit_millis=False):
     return f"{hour}:{minutes:02d}:{secs:02d},{frac}"
 
 
-def _plan_split(split, num_dialogues, rng, config):
-    """Rows of one split (dicts of CSV values plus the media plan), in file order."""
+def _plan_split(split, num_dialogues, seed, config):
+    """Rows of one split (dicts of CSV values plus the media plan), in file order.
+
+    Each dialogue has its own random stream, so a smaller sample's dialogues are the
+    same as the first dialogues of a bigger one with the same seed.
+    """
     rows = []
     weights = np.asarray(config.emotion_weights, dtype=np.float64)
     for dialogue in range(num_dialogues):
+        rng = np.random.default_rng([seed, tuple(CSV_FILES).index(split), dialogue])
         count = int(rng.integers(config.utterances_per_dialogue[0],
                                  config.utterances_per_dialogue[1] + 1))
         season, episode = int(rng.integers(1, 10)), int(rng.integers(1, 25))
@@ -262,7 +268,7 @@ def _write_row_clip(path, row, config):
         path.write_bytes(data[: len(data) // 2])
 
 
-def generate_sample(root, seed=0, num_dialogues=40, config=None, clips=True):
+def generate_sample(root, seed=0, num_dialogues=40, config=None, clips=True, workers=2):
     """Write a synthetic MELD tree (CSVs and clips) into ``root`` and return its path.
 
     Args:
@@ -272,6 +278,8 @@ def generate_sample(root, seed=0, num_dialogues=40, config=None, clips=True):
             ``config.min_dialogues``); 40 gives about 400 utterances (28/4/8 dialogues).
         config: a `SampleConfig`; the default when None.
         clips: False writes only the three CSVs (the same bytes; fast, for text-only use).
+        workers: threads writing clips (FFmpeg, NumPy and OpenCV release the GIL); the
+            output does not depend on it.
 
     Returns:
         ``pathlib.Path`` of ``root``.
@@ -279,8 +287,7 @@ def generate_sample(root, seed=0, num_dialogues=40, config=None, clips=True):
     config = config or SampleConfig()
     root = pathlib.Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    plans = {split: _plan_split(split, count, rng, config)
+    plans = {split: _plan_split(split, count, seed, config)
              for split, count in split_sizes(num_dialogues, config).items()}
     jobs = []
     for split, rows in plans.items():
@@ -288,7 +295,13 @@ def generate_sample(root, seed=0, num_dialogues=40, config=None, clips=True):
         if clips:
             (root / CLIP_DIRS[split]).mkdir(exist_ok=True)
             jobs += [(split, row) for row in rows if "missing_clip" not in row["faults"]]
-    for split, row in tqdm(jobs, desc="MELD sample clips", unit="clip"):
+    def write(job):
+        split, row = job
         _write_row_clip(root / CLIP_DIRS[split] / _clip_name(row), row, config)
+
+    with concurrent.futures.ThreadPoolExecutor(max(1, workers)) as pool:
+        for _ in tqdm(pool.map(write, jobs), total=len(jobs), desc="MELD sample clips",
+                      unit="clip"):
+            pass
     return root
 
