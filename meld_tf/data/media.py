@@ -83,6 +83,11 @@ class ClipResult:
         return cls(np.zeros((0,), np.int16), blank, blank.copy(), False, False, False, reason)
 
 
+def _ffmpeg_text(error):
+    """FFmpeg's message without the file name (the caller names the file)."""
+    return getattr(error, "strerror", None) or str(error)
+
+
 def _open(path):
     path = pathlib.Path(path)
     if not path.is_file():
@@ -90,7 +95,7 @@ def _open(path):
     try:
         return av.open(str(path))
     except av.error.FFmpegError as error:
-        raise MediaError(f"{path}: cannot be opened ({error})") from None
+        raise MediaError(f"{path}: cannot be opened ({_ffmpeg_text(error)})") from None
 
 
 def probe_duration(path):
@@ -123,7 +128,7 @@ def _decode_audio(path, sample_rate, max_seconds):
             else:
                 chunks += [out.to_ndarray().reshape(-1) for out in resampler.resample(None)]
         except av.error.FFmpegError as error:
-            raise MediaError(f"{path}: audio does not decode ({error})") from None
+            raise MediaError(f"{path}: audio does not decode ({_ffmpeg_text(error)})") from None
     audio = np.concatenate(chunks) if chunks else np.zeros((0,), np.float32)
     if limit is not None and audio.size > limit:
         audio, capped = audio[:limit], True
@@ -167,7 +172,7 @@ def _video_times(path, max_seconds):
                     continue  # packets come in decode order: later ones may still be earlier
                 times.append(time)
         except av.error.FFmpegError as error:
-            raise MediaError(f"{path}: video does not demux ({error})") from None
+            raise MediaError(f"{path}: video does not demux ({_ffmpeg_text(error)})") from None
     return sorted(times), capped
 
 
@@ -190,7 +195,7 @@ def _decode_full_frames(path, num_frames, max_seconds):
                 if time >= picks[-1] or len(found) == len(wanted):
                     break
         except av.error.FFmpegError as error:
-            raise MediaError(f"{path}: video does not decode ({error})") from None
+            raise MediaError(f"{path}: video does not decode ({_ffmpeg_text(error)})") from None
     if len(found) < len(wanted):
         raise MediaError(f"{path}: only {len(found)} of {len(wanted)} sampled frames decode")
     return np.stack([found[t] for t in picks]), capped

@@ -1,0 +1,44 @@
+"""Tests for meld_tf.data.prepare: the data folder, is_prepared, load_meld."""
+
+import pathlib
+
+import numpy as np
+import pytest
+
+from meld_tf.data import default_data_dir, is_prepared, load_meld, split_sizes
+
+
+def test_default_data_dir_honours_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+    assert default_data_dir() == str(tmp_path)
+    monkeypatch.delenv("TFDS_DATA_DIR")
+    assert default_data_dir() == str(pathlib.Path("~/tensorflow_datasets").expanduser())
+
+
+def test_unknown_config(tmp_path):
+    with pytest.raises(ValueError, match="Unknown MELD config 'video'"):
+        load_meld("video", data_dir=str(tmp_path))
+
+
+def test_not_prepared_without_prepare(tmp_path):
+    assert not is_prepared("sample", data_dir=str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="tfds build tfds_meld/meld --config sample"):
+        load_meld("sample", data_dir=str(tmp_path), prepare=False)
+
+
+def test_load_sample(sample_data_dir, sample_root):
+    """The shared sample: three splits with the sizes of its CSVs and the documented specs."""
+    data_dir = str(sample_data_dir)
+    assert is_prepared("sample", data_dir=data_dir)
+    splits = load_meld("sample", data_dir=data_dir, prepare=False)
+    assert sorted(splits) == ["test", "train", "validation"]
+    sizes = split_sizes("sample", data_dir=data_dir)
+    csv_rows = {
+        split: len((sample_root / f"{name}_sent_emo.csv").read_text().splitlines()) - 1
+        for split, name in (("train", "train"), ("validation", "dev"), ("test", "test"))
+    }
+    assert sizes == csv_rows
+    example = next(iter(splits["train"].take(1).as_numpy_iterator()))
+    assert example["frames"].shape == (8, 112, 112, 3) and example["frames"].dtype == np.uint8
+    assert example["audio"].dtype == np.int16
+    assert example["text"] and 0 <= example["emotion"] < 7
