@@ -26,6 +26,8 @@ class TrainConfig:
         data_dir: TFDS data folder; empty for the default of ``meld_tf.data``.
         manual_dir: folder of the MELD archive or CSVs, for preparing ``full``/``text``.
         context: previous utterances of the dialogue given to the text encoder.
+        max_examples: use only the first ``max_examples`` examples of each split (0: all);
+            for smoke runs.
         epochs: maximum number of epochs (early stopping may end sooner).
         batch_size: examples per batch.
         learning_rate: initial AdamW learning rate.
@@ -52,6 +54,7 @@ class TrainConfig:
     data_dir: str = ""
     manual_dir: str = ""
     context: int = 0
+    max_examples: int = 0
     # Optimisation.
     epochs: int = 10
     batch_size: int = 16
@@ -97,6 +100,8 @@ class TrainConfig:
         for name, value in positive.items():
             if value <= 0:
                 raise ValueError(f"{name} {value} must be positive.")
+        if self.max_examples < 0:
+            raise ValueError(f"max_examples {self.max_examples} must be 0 (all) or more.")
         if self.context < 0:
             raise ValueError(f"context {self.context} must be 0 or more utterances.")
         if not 0.0 <= self.label_smoothing < 1.0:

@@ -76,9 +76,12 @@ def load_splits(config, dataset):
             f"Modalities {config.model.modalities} need clips, but dataset 'text' holds text "
             "only; use --dataset full or sample, or --modalities text."
         )
-    return meld_data.load_meld(
+    splits = meld_data.load_meld(
         dataset, data_dir=config.data_dir or None, manual_dir=config.manual_dir or None
     )
+    if config.max_examples:
+        splits = {name: split.take(config.max_examples) for name, split in splits.items()}
+    return splits
 
 
 def emotion_counts(data):
