@@ -1,0 +1,312 @@
+"""Real MELD text benchmark: MiniLM-L6 text-only, selected on dev, test scored once.
+
+Trains the text-only classifier (``bert`` encoder, preset ``minilm_l6``) on the real
+MELD CSVs with ``meld_tf.trainer.train`` once per seed (the best epoch by validation
+loss is kept, then dev and test are scored once), and writes ``summary.json`` and
+``summary.md`` (tables: per seed, mean and spread, per-class emotion F1, with the
+command, machine and date) to the bench folder.
+
+    python bench/meld_text.py                          # 3 seeds, the final configuration
+    python bench/meld_text.py --context 0 --seeds 42   # one lever, one seed
+    python bench/meld_text.py --quick                  # smoke run: a few hundred rows
+
+A seed whose run folder already holds a finished run (``model.keras``) with the same
+config is not trained again: an interrupted benchmark resumes where it stopped.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from meld_tf import trainer  # noqa: E402
+from meld_tf.config import ModelConfig  # noqa: E402
+from meld_tf.labels import EMOTIONS  # noqa: E402
+from meld_tf.train_config import TrainConfig  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_MANUAL_DIR = os.path.join(os.path.dirname(REPO), "shared", "meld")
+CACHE = os.path.join(os.path.expanduser("~"), ".cache", "meld_tf")
+SUMMARY_JSON = "summary.json"
+SUMMARY_MD = "summary.md"
+HEADS = ("emotion", "sentiment")
+SCORES = ("accuracy", "weighted_f1", "macro_f1")
+# --quick: rows per split, epochs, sequence length (a smoke run, not a benchmark).
+QUICK = {"max_examples": 192, "epochs": 1, "text_max_length": 32}
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Records the wall-clock seconds of every epoch (training and validation)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds = []
+        self._start = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def machine():
+    """A one-line description of this machine (CPU model, cores, vector extensions)."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as file:
+            for line in file:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    model = value.strip()
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+    except OSError:
+        pass
+    extensions = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
+    return f"{model}, {os.cpu_count()} cores, {'/'.join(extensions) or 'no AVX'}, no GPU"
+
+
+def bench_config(args):
+    """The ``TrainConfig`` of the benchmark (without seed and run folder)."""
+    model = ModelConfig(
+        modalities=("text",),
+        text_encoder="bert",
+        text_preset=args.preset,
+        text_pooling=args.pooling,
+        text_max_length=args.max_length,
+    )
+    config = TrainConfig(
+        model=model,
+        dataset="text",
+        data_dir=args.data_dir,
+        manual_dir=args.manual_dir,
+        context=args.context,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        class_weights=args.class_weights,
+        early_stopping_patience=args.patience,
+        mixed_precision=args.precision == "bf16",
+    )
+    if args.quick:
+        config = config.replace(**QUICK)
+    return config
+
+
+def run_seed(config, seed, out):
+    """Trains (or reuses) the run of ``seed``; returns its metrics and epoch seconds."""
+    run_dir = os.path.join(out, f"seed{seed}")
+    config = config.replace(seed=seed, out=run_dir)
+    finished = os.path.isfile(os.path.join(run_dir, trainer.MODEL_FILE))
+    if finished and TrainConfig.load(os.path.join(run_dir, trainer.CONFIG_FILE)) != config:
+        raise SystemExit(
+            f"{run_dir} holds a finished run with another config; choose another --out."
+        )
+    timer = EpochTimer()
+    if not finished:
+        trainer.train(config, callbacks=[timer])
+    with open(os.path.join(run_dir, trainer.METRICS_FILE), encoding="utf-8") as file:
+        metrics = json.load(file)
+    seconds = timer.seconds or read_seconds(run_dir)
+    with open(os.path.join(run_dir, "epoch_seconds.json"), "w", encoding="utf-8") as file:
+        json.dump(seconds, file)
+    return {"seed": seed, "run_dir": run_dir, "epoch_seconds": seconds, **metrics}
+
+
+def read_seconds(run_dir):
+    """Epoch seconds recorded by an earlier bench call (empty if none)."""
+    path = os.path.join(run_dir, "epoch_seconds.json")
+    if not os.path.isfile(path):
+        return []
+    with open(path, encoding="utf-8") as file:
+        return json.load(file)
+
+
+def mean_std(values):
+    """``(mean, sample standard deviation)``; the deviation is 0 for one value."""
+    values = np.asarray(values, np.float64)
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+
+def summarize(runs, config, command):
+    """The summary dict of the seeds' runs: per-seed rows and mean/std per score."""
+    aggregate = {}
+    for split in ("validation", "test"):
+        for head in HEADS:
+            for score in SCORES:
+                values = [run[split][head][score] for run in runs]
+                aggregate[f"{split}/{head}/{score}"] = mean_std(values)
+    per_class = {
+        emotion: mean_std([run["test"]["emotion"]["per_class"][emotion]["f1"] for run in runs])
+        for emotion in EMOTIONS
+    }
+    train_examples = runs[0]["num_examples"]["train"]
+    seconds = [s for run in runs for s in run["epoch_seconds"]]
+    return {
+        "command": command,
+        "machine": machine(),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "config": config.to_dict(),
+        "seeds": [run["seed"] for run in runs],
+        "num_examples": runs[0]["num_examples"],
+        "seconds_per_epoch": mean_std(seconds) if seconds else None,
+        "train_utterances_per_s": train_examples / np.mean(seconds) if seconds else None,
+        "aggregate": aggregate,
+        "test_emotion_per_class_f1": per_class,
+        "runs": [
+            {key: run[key] for key in ("seed", "run_dir", "epoch_seconds", "epochs_run",
+                                       "best_epoch", "validation", "test")}
+            for run in runs
+        ],
+    }  # fmt: skip
+
+
+def percent(pair):
+    """``"mean ± std"`` in % of a ``(mean, std)`` pair."""
+    return f"{100 * pair[0]:.2f} ± {100 * pair[1]:.2f}"
+
+
+def markdown(summary):
+    """Markdown tables of a summary."""
+    config = summary["config"]
+    model = config["model"]
+    lines = [
+        f"Command: `{summary['command']}`  ",
+        f"Machine: {summary['machine']}; date: {summary['date']}  ",
+        f"Configuration: {model['text_preset']}, {model['text_pooling']} pooling, "
+        f"context {config['context']}, {model['text_max_length']} tokens, batch "
+        f"{config['batch_size']}, lr {config['learning_rate']}, up to {config['epochs']} "
+        f"epochs (best by dev loss), class weights {config['class_weights']}, "
+        f"{'bf16' if config['mixed_precision'] else 'fp32'}; examples "
+        f"{summary['num_examples']}",
+        "",
+        "| seed | epochs | best | s/epoch | dev emo wF1 | test emo acc | test emo wF1 "
+        "| test emo mF1 | test sent acc | test sent wF1 | test sent mF1 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for run in summary["runs"]:
+        seconds = np.mean(run["epoch_seconds"]) if run["epoch_seconds"] else float("nan")
+        cells = [f"{100 * run['validation']['emotion']['weighted_f1']:.2f}"] + [
+            f"{100 * run['test'][head][score]:.2f}" for head in HEADS for score in SCORES
+        ]
+        lines.append(
+            f"| {run['seed']} | {run['epochs_run']} | {run['best_epoch']} | {seconds:.0f} | "
+            + " | ".join(cells) + " |"
+        )  # fmt: skip
+    aggregate = summary["aggregate"]
+    lines += [
+        "",
+        f"Mean ± std over {len(summary['runs'])} seed(s) (%):",
+        "",
+        "| split | head | accuracy | weighted F1 | macro F1 |",
+        "|---|---|---|---|---|",
+    ]
+    for split in ("validation", "test"):
+        for head in HEADS:
+            cells = [percent(aggregate[f"{split}/{head}/{score}"]) for score in SCORES]
+            lines.append(f"| {split} | {head} | " + " | ".join(cells) + " |")
+    per_class = summary["test_emotion_per_class_f1"]
+    lines += [
+        "",
+        "Test emotion F1 per class (%, mean ± std):",
+        "",
+        "| " + " | ".join(EMOTIONS) + " |",
+        "|" + "---|" * len(EMOTIONS),
+        "| " + " | ".join(percent(per_class[emotion]) for emotion in EMOTIONS) + " |",
+    ]
+    if summary["seconds_per_epoch"]:
+        lines += [
+            "",
+            f"Seconds per epoch (training + dev): {summary['seconds_per_epoch'][0]:.0f}; "
+            f"training throughput incl. dev pass: {summary['train_utterances_per_s']:.1f} "
+            "utterances/s.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--quick", action="store_true", help=f"smoke run: {QUICK} (overrides those flags)"
+    )
+    parser.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
+    parser.add_argument(
+        "--out",
+        default="",
+        help="bench folder (default: ~/.cache/meld_tf/"
+        "bench/<context>-<length>-<pooling>-<precision>)",
+    )
+    parser.add_argument("--data-dir", default=os.path.join(CACHE, "tfds"))
+    parser.add_argument(
+        "--manual-dir",
+        default=DEFAULT_MANUAL_DIR,
+        help="folder of the MELD CSVs (default: <repo>/../shared/meld)",
+    )
+    parser.add_argument("--preset", default="minilm_l6")
+    parser.add_argument("--pooling", default="mean", choices=("mean", "cls"))
+    parser.add_argument(
+        "--context",
+        type=int,
+        default=2,
+        help="previous utterances ('Speaker: text') as the second segment",
+    )
+    parser.add_argument("--max-length", type=int, default=64)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--patience", type=int, default=2)
+    parser.add_argument("--class-weights", default="none", choices=("none", "balanced"))
+    parser.add_argument(
+        "--precision",
+        default="fp32",
+        choices=("fp32", "bf16"),
+        help="fp32, or Keras mixed_bfloat16 (faster only with AVX-512 BF16/AMX)",
+    )
+    parser.add_argument(
+        "--results", default="", help="also append the Markdown tables to this file"
+    )
+    return parser
+
+
+def main(argv=None):
+    """Runs the benchmark; returns the summary dict."""
+    args = build_parser().parse_args(argv)
+    if not os.path.isdir(args.manual_dir):
+        raise SystemExit(
+            f"MELD CSV folder {args.manual_dir} not found; pass --manual-dir (see "
+            "/work/shared/meld/README.md for how to get MELD)."
+        )
+    config = bench_config(args)
+    name = (
+        f"ctx{config.context}-len{config.model.text_max_length}-{config.model.text_pooling}-"
+        f"{args.precision}" + ("-quick" if args.quick else "")
+    )
+    out = args.out or os.path.join(CACHE, "bench", name)
+    os.makedirs(out, exist_ok=True)
+    runs = [run_seed(config, seed, out) for seed in args.seeds]
+    command = "python bench/meld_text.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    summary = summarize(runs, config, command.strip())
+    text = markdown(summary)
+    with open(os.path.join(out, SUMMARY_JSON), "w", encoding="utf-8") as file:
+        json.dump(summary, file, indent=2)
+    with open(os.path.join(out, SUMMARY_MD), "w", encoding="utf-8") as file:
+        file.write(text)
+    if args.results:
+        with open(args.results, "a", encoding="utf-8") as file:
+            file.write("\n" + text)
+    print(text)
+    print(f"Saved to {out}")
+    return summary
+
+
+if __name__ == "__main__":
+    main()

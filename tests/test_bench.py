@@ -1,0 +1,103 @@
+"""Tests of the real MELD text benchmark (bench/meld_text.py)."""
+
+import importlib.util
+import os
+
+import numpy as np
+import pytest
+
+from meld_tf.labels import EMOTIONS
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MANUAL_DIR = os.path.join(os.path.dirname(REPO), "shared", "meld")
+
+
+def load_bench(name):
+    """Imports ``bench/<name>.py`` (bench is no package)."""
+    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO, "bench", f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def fake_run(seed, emotion_f1):
+    """A run record as ``run_seed`` returns it, with made-up scores."""
+    head = {
+        "accuracy": 0.5,
+        "weighted_f1": emotion_f1,
+        "macro_f1": 0.25,
+        "per_class": {e: {"f1": 0.1 * i} for i, e in enumerate(EMOTIONS)},
+    }
+    split = {"emotion": head, "sentiment": dict(head, weighted_f1=0.7)}
+    return {
+        "seed": seed, "run_dir": f"r{seed}", "epoch_seconds": [10.0, 30.0], "epochs_run": 2,
+        "best_epoch": 1, "num_examples": {"train": 400}, "validation": split, "test": split,
+    }  # fmt: skip
+
+
+def test_summary_mean_spread_and_tables():
+    bench = load_bench("meld_text")
+    config = bench.bench_config(bench.build_parser().parse_args(["--seeds", "1"]))
+    runs = [fake_run(1, 0.60), fake_run(2, 0.62), fake_run(3, 0.64)]
+    summary = bench.summarize(runs, config, "python bench/meld_text.py")
+    mean, std = summary["aggregate"]["test/emotion/weighted_f1"]
+    assert mean == pytest.approx(0.62)
+    assert std == pytest.approx(0.02)  # sample standard deviation
+    assert summary["train_utterances_per_s"] == pytest.approx(400 / 20.0)
+    text = bench.markdown(summary)
+    assert "62.00 ± 2.00" in text
+    assert text.count("\n| 2 | 2 | 1 | 20 |") == 1
+    assert "disgust" in text and summary["machine"] in text
+
+
+def test_quick_overrides_and_precision():
+    bench = load_bench("meld_text")
+    args = bench.build_parser().parse_args(["--quick", "--precision", "bf16", "--context", "3"])
+    config = bench.bench_config(args)
+    assert config.max_examples == bench.QUICK["max_examples"]
+    assert config.model.text_max_length == bench.QUICK["text_max_length"]
+    assert config.mixed_precision and config.context == 3
+    assert config.model.modalities == ("text",) and config.dataset == "text"
+
+
+@pytest.mark.large
+@pytest.mark.skipif(not os.path.isdir(MANUAL_DIR), reason="real MELD CSVs not found")
+def test_quick_run_on_real_meld(tmp_path, monkeypatch):
+    """Smoke run on the first rows of real MELD: test scored once, after dev."""
+    bench = load_bench("meld_text")
+    trainer = bench.trainer
+    made, scored = [], []
+    make_datasets, evaluate_split = trainer.make_datasets, trainer.evaluate_split
+
+    def recording_make_datasets(config, verbose=True):
+        made.append(make_datasets(config, verbose))
+        return made[-1]
+
+    def recording_evaluate_split(model, batches):
+        scored.append(batches)
+        return evaluate_split(model, batches)
+
+    monkeypatch.setattr(trainer, "make_datasets", recording_make_datasets)
+    monkeypatch.setattr(trainer, "evaluate_split", recording_evaluate_split)
+    out = tmp_path / "bench"
+    summary = bench.main([
+        "--quick", "--seeds", "7", "--out", str(out), "--manual-dir", MANUAL_DIR,
+    ])  # fmt: skip
+
+    _, validation, test, _ = made[0]
+    assert len(made) == 1 and scored == [validation, test]  # dev, then test once
+    rows = bench.QUICK["max_examples"]
+    assert summary["num_examples"] == {"train": rows, "validation": rows, "test": rows}
+    run = summary["runs"][0]
+    assert run["epochs_run"] == bench.QUICK["epochs"] == len(run["epoch_seconds"])
+    for split in ("validation", "test"):
+        for head in bench.HEADS:
+            metrics = run[split][head]
+            for score in bench.SCORES:
+                assert 0.0 <= metrics[score] <= 1.0
+            support = sum(c["support"] for c in metrics["per_class"].values())
+            assert support == rows
+    assert set(summary["test_emotion_per_class_f1"]) == set(EMOTIONS)
+    assert all(np.isfinite(summary["seconds_per_epoch"]))
+    assert (out / "summary.json").is_file()
+    assert "--quick" in (out / "summary.md").read_text()
