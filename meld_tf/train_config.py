@@ -58,7 +58,7 @@ class TrainConfig:
     # Optimisation.
     epochs: int = 10
     batch_size: int = 16
-    learning_rate: float = 5e-5
+    learning_rate: float = 1e-4
     weight_decay: float = 0.01
     label_smoothing: float = 0.1
     loss_weights: tuple = (1.0, 0.5)
