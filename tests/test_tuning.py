@@ -28,6 +28,7 @@ from tuning.hypermodel import MeldHyperModel, SearchSpace, sample_config  # noqa
 from tuning.summary import TRIAL_RECORD, load_trials  # noqa: E402
 
 TINY_SPACE = SearchSpace(hidden_dim=(4, 8), latent_dim=(4, 8), learning_rate=(1e-3, 1e-2))
+DISTRIBUTED_TIMEOUT_S = 600  # Three TensorFlow processes on 2 shared cores: minutes.
 FUSION_LAYERS = {"attention": "AttentionFusion", "concat": "ConcatFusion", "late": "LateFusion"}
 
 
@@ -173,6 +174,7 @@ def _free_port():
         return sock.getsockname()[1]
 
 
+@pytest.mark.large
 def test_distributed_search_chief_and_two_workers(tmp_path, cli_files):
     out = tmp_path / "shared"
     argv = [
@@ -196,7 +198,7 @@ def test_distributed_search_chief_and_two_workers(tmp_path, cli_files):
                 ),
                 log,
             )  # fmt: skip
-        deadline = time.monotonic() + 240
+        deadline = time.monotonic() + DISTRIBUTED_TIMEOUT_S
         for process, _ in processes.values():
             process.wait(timeout=max(1, deadline - time.monotonic()))
     finally:

@@ -185,7 +185,8 @@ def search(settings, out, verbose=1):
     """Runs (or resumes) the search of ``settings`` in ``out``.
 
     Returns the trials (as ``tuning.summary.load_trials``), best first. The chief of a
-    distributed search, or a single process, also writes ``out/config.json``.
+    distributed search, or a single process, also writes the best trial's config to
+    ``out/config.json`` (if a trial completed).
     """
     os.makedirs(out, exist_ok=True)
     if not is_worker():
@@ -193,7 +194,7 @@ def search(settings, out, verbose=1):
     tuner = make_tuner(settings, out)
     tuner.search(epochs=settings.base.epochs, verbose=verbose)
     trials = load_trials(os.path.join(out, PROJECT))
-    if not is_worker():
+    if not is_worker() and trials and trials[0]["score"] is not None:
         best_config(out, settings).save(os.path.join(out, BEST_CONFIG))
     return trials
 
@@ -278,7 +279,10 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.summary:
-        settings = SearchSettings.load(os.path.join(args.summary, SEARCH_FILE))
+        try:
+            settings = SearchSettings.load(os.path.join(args.summary, SEARCH_FILE))
+        except ValueError as error:
+            parser.error(f"--summary needs a search folder: {error}")
         print(format_table(load_trials(os.path.join(args.summary, PROJECT)), settings.objective))
         return 0
     try:
@@ -299,6 +303,9 @@ def main(argv=None):
         print(f"This worker ran trials {mine}; the chief writes the results.")
         return 0
     print(format_table(trials, settings.objective))
+    if not trials or trials[0]["score"] is None:
+        print(f"\nNo trial completed; the errors are in {out}/{PROJECT}/trial_*/trial.json.")
+        return 1
     config_path = os.path.join(out, BEST_CONFIG)
     print(f"\nBest config: {config_path}")
     print(f"Retrain it with: python -m meld_tf.train --config {config_path}")
