@@ -63,9 +63,10 @@ def choose_dataset(config):
         return "full", f"prepared MELD (full) found in {data_dir}"
     if config.model.modalities == ("text",) and meld_data.is_prepared("text", data_dir):
         return "text", f"prepared MELD (text) found in {data_dir}"
+    ready = "already prepared" if meld_data.is_prepared("sample", data_dir) else (
+        "preparing it now, once: a few minutes")
     return "sample", (
-        f"no prepared MELD in {data_dir}; using the built-in synthetic sample "
-        "(prepared on first use)"
+        f"no prepared MELD in {data_dir}; using the built-in synthetic sample, {ready}"
     )
 
 
@@ -107,8 +108,11 @@ def make_datasets(config, verbose=True):
         print(f"Dataset: {dataset} ({reason}).", flush=True)
     splits = load_splits(config, dataset)
     preprocessor = MeldPreprocessor.from_config(config, media_of(splits["train"]))
-    needs_rows = config.context > 0 or config.model.text_encoder == "bilstm"
-    rows = {name: split_metadata(splits[name]) if needs_rows else None for name in SPLITS}
+    # Utterance metadata: for dialogue contexts (all splits), the bilstm vocabulary (train).
+    rows = {name: None for name in SPLITS}
+    for name in SPLITS if config.context > 0 else ("train",):
+        if config.context > 0 or config.model.text_encoder == "bilstm":
+            rows[name] = split_metadata(splits[name])
     if config.model.text_encoder == "bilstm":
         preprocessor.adapt([text for _, _, _, text in rows["train"]])
     cache = config.cache
