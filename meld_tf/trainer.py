@@ -368,6 +368,10 @@ def train(config, callbacks=None, verbose=True):
     keras.utils.set_random_seed(config.seed)
     train_data, validation_data, test_data, info = make_datasets(config, verbose)
     os.makedirs(run_dir, exist_ok=True)
+    if not resuming:  # Leftovers of a run that never saved an epoch would mislead.
+        for name in (HISTORY_FILE, BEST_WEIGHTS_FILE):
+            if os.path.isfile(os.path.join(run_dir, name)):
+                os.remove(os.path.join(run_dir, name))
     config.save(os.path.join(run_dir, CONFIG_FILE))
     info["preprocessor"].save(os.path.join(run_dir, PREPROCESSOR_DIR))
     if verbose:
