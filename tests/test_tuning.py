@@ -72,6 +72,11 @@ def test_default_hyperparameters_are_the_base_config(tiny_base):
     pinned = keras_tuner.HyperParameters()
     pinned.Fixed("batch_size", 32)
     assert sample_config(pinned, tiny_base, SearchSpace()).batch_size == 32
+    # Other audio features never read the base's file cache of preprocessed examples.
+    cached = tiny_base.replace(modalities=("text", "audio"), cache="/c/meld")
+    pinned.Fixed("audio_features", "mfcc")
+    assert sample_config(pinned, cached, SearchSpace()).cache == "/c/meld-mfcc"
+    assert sample_config(keras_tuner.HyperParameters(), cached, SearchSpace()) == cached
 
 
 def test_baseline_builds_and_trains_one_step(tiny_base):

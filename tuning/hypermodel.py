@@ -122,7 +122,9 @@ def sample_config(hp, base, space):
     """Declares the hyperparameters of ``space`` in ``hp`` and returns the sampled
     ``TrainConfig``: ``base`` with each tuned field set to ``hp``'s value.
 
-    Hyperparameter names are the ``TrainConfig`` / ``ModelConfig`` field names.
+    Hyperparameter names are the ``TrainConfig`` / ``ModelConfig`` field names. With a
+    file ``cache``, a trial whose audio features differ from the base's caches to
+    ``<cache>-<features>``.
     """
     model = base.model
     changes = {
@@ -154,6 +156,9 @@ def sample_config(hp, base, space):
         changes["video_temporal"] = _choice(
             hp, "video_temporal", space.video_temporal, model.video_temporal
         )
+    if base.cache and changes.get("audio_features", model.audio_features) != model.audio_features:
+        # Other features, other preprocessed examples: never read the base's cache files.
+        changes["cache"] = f"{base.cache}-{changes['audio_features']}"
     return base.replace(**changes)
 
 
