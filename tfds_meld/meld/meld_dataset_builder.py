@@ -2,6 +2,9 @@
 
 Configs: ``text`` (CSVs only), ``full`` (CSVs and mp4 clips of the real ``MELD.Raw``
 archive) and ``sample`` (the built-in synthetic MELD tree of `meld_tf.data.sample`).
+
+Without Beam options the clips are decoded here on a thread pool (every core); with
+``--beam_pipeline_options`` each split is an Apache Beam pipeline (see `meld_beam`).
 """
 
 import dataclasses
@@ -14,7 +17,7 @@ from meld_tf.data import media
 from meld_tf.data.text_repair import read_meld_csv
 from meld_tf.labels import EMOTIONS, SENTIMENTS
 
-from . import meld_files
+from . import meld_beam, meld_files
 from .meld_report import BuildReport
 
 logger = logging.getLogger(__name__)
@@ -107,8 +110,15 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _download_and_prepare(self, dl_manager, download_config=None):
         self._report = BuildReport(self.builder_config.name)
+        self._use_beam = download_config is not None and (
+            download_config.beam_options is not None or download_config.beam_runner is not None
+        )
         super()._download_and_prepare(dl_manager, download_config)
         print(self._report.format(), flush=True)
+
+    def _process_pipeline_result(self, pipeline_result):
+        """Under Beam: the build summary comes from the pipeline's metrics."""
+        meld_beam.fill_report(self._report, pipeline_result, list(TFDS_SPLITS.values()))
 
     def _split_generators(self, dl_manager):
         config = self.builder_config
@@ -133,33 +143,44 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         }
 
     def _generate_examples(self, split, csv_path, clip_dir):
-        """Yields (``"{split}/dia{D}_utt{U}"``, example), in CSV order."""
+        """``(key, example)`` of one split, keyed ``"{split}/dia{D}_utt{U}"``.
+
+        A generator in CSV order, or under Beam a `beam.PTransform` of the same examples.
+        """
         config, report, name = self.builder_config, self._report, TFDS_SPLITS[split]
         rows = read_meld_csv(csv_path)
         keys = [f"{name}/dia{r['dialogue_id']}_utt{r['utterance_id']}" for r in rows]
+        clips = {}
+        if config.with_media:
+            clips = meld_files.index_clips(clip_dir)
+            ids = {(r["dialogue_id"], r["utterance_id"]) for r in rows}
+            report.add_unused(name, [clips[i].name for i in sorted(set(clips) - ids)])
+        paths = [clips.get((r["dialogue_id"], r["utterance_id"])) for r in rows]
+        if getattr(self, "_use_beam", False):
+            items = [
+                (key, _text_features(row), None if path is None else str(path))
+                for key, row, path in zip(keys, rows, paths)
+            ]
+            return meld_beam.examples_transform(
+                name, items, config.media if config.with_media else None
+            )
+        return self._local_examples(name, keys, rows, paths)
+
+    def _local_examples(self, name, keys, rows, paths):
+        """Yields ``(key, example)`` in CSV order, decoding clips on a thread pool."""
+        config, report = self.builder_config, self._report
         if not config.with_media:
             for key, row in zip(keys, rows):
                 report.add_row(name, key)
                 yield key, _text_features(row)
             return
-        clips = meld_files.index_clips(clip_dir)
-        ids = [(r["dialogue_id"], r["utterance_id"]) for r in rows]
-        report.add_unused(name, [clips[i].name for i in sorted(set(clips) - set(ids))])
-        results = media.decode_clips([clips.get(i) for i in ids], config.media)
+        results = media.decode_clips(paths, config.media)
         for key, row, clip in zip(keys, rows, results):
             report.add_row(name, key)
             report.add_clip(name, key, clip)
             if clip.reason:
                 logger.warning("%s: %s", key, clip.reason)
-            yield key, {
-                **_text_features(row),
-                "audio": clip.audio,
-                "frames": clip.frames,
-                "face_frames": clip.face_frames,
-                "has_audio": clip.has_audio,
-                "has_video": clip.has_video,
-                "has_face": clip.has_face,
-            }
+            yield key, meld_beam.example_of(_text_features(row), clip)
 
 
 def _manual_dir(dl_manager):
