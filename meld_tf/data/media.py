@@ -16,10 +16,10 @@ Independent of TFDS: the dataset builder and ``meld_tf.predict`` both use these 
 import collections
 import concurrent.futures
 import dataclasses
-import functools
 import logging
 import os
 import pathlib
+import threading
 
 import av
 import cv2
@@ -222,11 +222,17 @@ def decode_frames(path, num_frames, frame_size, max_seconds=30):
     return resize_square(frames, frame_size)
 
 
-@functools.cache
+_THREAD_STATE = threading.local()
+
+
 def _face_cascade():
-    cascade = cv2.CascadeClassifier(os.path.join(cv2.data.haarcascades, _CASCADE_FILE))
-    if cascade.empty():
-        raise MediaError(f"OpenCV's face cascade {_CASCADE_FILE} does not load.")
+    """This thread's Haar cascade: one classifier shared by threads detects wrong faces."""
+    cascade = getattr(_THREAD_STATE, "cascade", None)
+    if cascade is None:
+        cascade = cv2.CascadeClassifier(os.path.join(cv2.data.haarcascades, _CASCADE_FILE))
+        if cascade.empty():
+            raise MediaError(f"OpenCV's face cascade {_CASCADE_FILE} does not load.")
+        _THREAD_STATE.cascade = cascade
     return cascade
 
 
