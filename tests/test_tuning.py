@@ -100,6 +100,21 @@ def test_each_fusion_builds(tiny_base, fusion):
     keras.backend.clear_session()
 
 
+@pytest.mark.parametrize("tuner", sorted(search_cli.TUNERS))
+def test_each_tuner_is_made_with_the_objective(tmp_path, tiny_base, tuner):
+    settings = search_cli.SearchSettings(
+        base=tiny_base, tuner=tuner, objective="val_sentiment_weighted_f1", max_trials=5
+    )
+    made = search_cli.make_tuner(settings, str(tmp_path))
+    assert isinstance(made, search_cli.TUNERS[tuner])
+    assert made.oracle.objective.name == "val_sentiment_weighted_f1"
+    assert made.oracle.objective.direction == "max"
+    assert made.oracle.max_trials == 5  # A cap on Hyperband's own schedule too.
+    assert made.oracle.get_space().get("fusion") == tiny_base.model.fusion
+    assert search_cli.objective_direction("val_loss") == "min"
+    keras.backend.clear_session()
+
+
 def test_search_resumes_and_its_best_config_retrains_to_the_same_score(
     tmp_path, cli_files, capsys
 ):

@@ -17,7 +17,9 @@ def load_trials(project_dir):
     """Returns one dict per trial of the KerasTuner project in ``project_dir``.
 
     Keys: ``trial_id``, ``status``, ``score`` (None unless completed), ``best_epoch``
-    (1-based), ``hyperparameters`` (dict, KerasTuner's ``tuner/*`` bookkeeping removed),
+    (1-based, counting the epochs of the trial it continues for Hyperband),
+    ``hyperparameters`` (dict, KerasTuner's ``tuner/*`` bookkeeping removed),
+    ``warm_start`` (the trial whose weights a Hyperband trial continues, else None),
     ``epochs`` (epochs trained in this trial), ``seconds`` (its wall time) and
     ``tuner_id`` (which tuner process ran it); the last three are None for a trial that
     has not finished.
@@ -37,7 +39,11 @@ def load_trials(project_dir):
                 "trial_id": state["trial_id"],
                 "status": state["status"],
                 "score": state["score"] if state["status"] == "COMPLETED" else None,
-                "best_epoch": state["best_step"] + 1 if state["status"] == "COMPLETED" else None,
+                "best_epoch": (
+                    state["best_step"] + 1 + values.get("tuner/initial_epoch", 0)
+                    if state["status"] == "COMPLETED"
+                    else None
+                ),
                 "hyperparameters": {k: v for k, v in values.items() if not k.startswith("tuner/")},
                 "warm_start": values.get("tuner/trial_id"),
                 "epochs": record.get("epochs"),
@@ -66,11 +72,17 @@ def _format(value):
 
 
 def format_table(trials, objective):
-    """A plain-text table of ``trials`` (as from ``load_trials``), one row per trial."""
+    """A plain-text table of ``trials`` (as from ``load_trials``), one row per trial.
+
+    Columns: trial id, status, objective, best epoch, epochs trained, seconds, tuner id,
+    for Hyperband the trial it continues (``from``), then the hyperparameters.
+    """
     names = []
     for trial in trials:
         names += [n for n in trial["hyperparameters"] if n not in names]
-    header = ["trial", "status", objective, "best_ep", "epochs", "time_s", "tuner", *names]
+    warm = any(trial["warm_start"] is not None for trial in trials)  # Hyperband
+    header = ["trial", "status", objective, "best_ep", "epochs", "time_s", "tuner"]
+    header += ["from"] * warm + names
     rows = [
         [
             trial["trial_id"],
@@ -80,6 +92,7 @@ def format_table(trials, objective):
             _format(trial["epochs"]),
             f"{trial['seconds']:.1f}" if trial["seconds"] is not None else "-",
             _format(trial["tuner_id"]),
+            *[_format(trial["warm_start"])] * warm,
             *(_format(trial["hyperparameters"].get(n)) for n in names),
         ]
         for trial in trials
