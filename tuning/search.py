@@ -28,7 +28,7 @@ if __package__ in (None, ""):  # run as `python tuning/search.py`: import the re
 import keras_tuner  # noqa: E402
 
 from meld_tf import train as train_cli  # noqa: E402
-from meld_tf.labels import EMOTIONS, SENTIMENTS  # noqa: E402
+from meld_tf import trainer  # noqa: E402
 from meld_tf.metrics import head_metrics  # noqa: E402
 from meld_tf.train_config import TrainConfig  # noqa: E402
 from tuning.hypermodel import MeldHyperModel, SearchSpace, sample_config  # noqa: E402
@@ -37,16 +37,15 @@ from tuning.summary import TRIAL_RECORD, format_table, load_trials  # noqa: E402
 SEARCH_FILE = "search.json"
 BEST_CONFIG = "config.json"
 PROJECT = "trials"
-HEADS = {"emotion": len(EMOTIONS), "sentiment": len(SENTIMENTS)}
 
 
 def logged_metrics():
-    """The validation log keys of a meld-tf model (``val_loss``, ``val_emotion_weighted_f1``,
-    ...): the names an objective may take."""
+    """The validation log keys of a model compiled by ``trainer.compile_model``
+    (``val_loss``, ``val_emotion_weighted_f1``, ...): the names an objective may take."""
     names = ["val_loss"]
-    for head, num_classes in HEADS.items():
+    for head, classes in trainer.HEADS.items():
         names.append(f"val_{head}_loss")
-        names += [f"val_{head}_{metric.name}" for metric in head_metrics(num_classes)]
+        names += [f"val_{head}_{metric.name}" for metric in head_metrics(len(classes))]
     return names
 
 
