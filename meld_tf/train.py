@@ -21,7 +21,7 @@ from meld_tf.config import (
     VIDEO_SOURCES,
 )
 from meld_tf.labels import MODALITIES
-from meld_tf.train_config import CLASS_WEIGHTS, DATASETS, TrainConfig
+from meld_tf.train_config import CLASS_WEIGHTS, DATASETS, STRATEGIES, TrainConfig
 
 CHOICES = {
     "text_encoder": TEXT_ENCODERS,
@@ -30,6 +30,7 @@ CHOICES = {
     "video_source": VIDEO_SOURCES,
     "fusion": FUSIONS,
     "class_weights": CLASS_WEIGHTS,
+    "strategy": STRATEGIES,
 }
 # Flags of ModelConfig fields: (flag, field, type, help).
 MODEL_FLAGS = (
@@ -69,6 +70,9 @@ TRAIN_FLAGS = (
      "epochs without better validation loss before stopping"),
     ("--cache", "cache", str, "file prefix to cache preprocessed data (default: memory)"),
     ("--seed", "seed", int, "random seed; the same seed repeats a run"),
+    ("--strategy", "strategy", str,
+     "tf.distribute strategy: auto (one device, mirrored if >1 GPU), mirrored (local "
+     "GPUs), multi_worker (machines of TF_CONFIG), tpu; --batch-size is the global batch"),
     ("--out", "out", str, "run folder (default: runs/<timestamp>-<modalities>)"),
 )
 
@@ -104,7 +108,7 @@ def build_parser():
     )  # fmt: skip
     parser.add_argument(
         "--mixed-precision", action="store_true", default=None,
-        help="compute in bfloat16 (faster on CPUs with AMX and on GPUs)",
+        help="compute in float16 on GPUs, bfloat16 on CPUs (faster with AMX) and TPUs",
     )  # fmt: skip
     for flag, field, kind, help_text in TRAIN_FLAGS:
         default = getattr(defaults, field)

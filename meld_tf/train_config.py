@@ -13,6 +13,7 @@ from meld_tf.config import ModelConfig
 
 DATASETS = ("auto", "full", "text", "sample")
 CLASS_WEIGHTS = ("none", "balanced")
+STRATEGIES = ("auto", "mirrored", "multi_worker", "tpu")  # see meld_tf.distribute
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,7 +41,11 @@ class TrainConfig:
         lr_patience: epochs without a lower validation loss before the LR is reduced.
         lr_factor: factor of each learning-rate reduction.
         min_learning_rate: floor of the learning-rate reductions.
-        mixed_precision: compute in bfloat16 (``mixed_bfloat16``), variables in float32.
+        mixed_precision: compute in half precision, variables in float32
+            (``mixed_float16`` on GPUs, ``mixed_bfloat16`` on CPUs and TPUs).
+        strategy: ``tf.distribute`` strategy (`meld_tf.distribute.make_strategy`):
+            ``"auto"``, ``"mirrored"``, ``"multi_worker"`` or ``"tpu"``; ``batch_size`` is
+            the global batch, split across the replicas.
         shuffle_buffer: size of the training shuffle buffer.
         cache: where the preprocessed examples are cached: empty for memory, else a
             file prefix for ``tf.data.Dataset.cache``.
@@ -68,6 +73,7 @@ class TrainConfig:
     lr_factor: float = 0.5
     min_learning_rate: float = 1e-7
     mixed_precision: bool = False
+    strategy: str = "auto"
     # Pipeline and run.
     shuffle_buffer: int = 10000
     cache: str = ""
@@ -80,6 +86,8 @@ class TrainConfig:
         object.__setattr__(self, "loss_weights", tuple(float(w) for w in self.loss_weights))
         if self.dataset not in DATASETS:
             raise ValueError(f"Unknown dataset {self.dataset!r}; valid choices: {DATASETS}.")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"Unknown strategy {self.strategy!r}; valid choices: {STRATEGIES}.")
         if self.class_weights not in CLASS_WEIGHTS:
             raise ValueError(
                 f"Unknown class_weights {self.class_weights!r}; valid choices: {CLASS_WEIGHTS}."

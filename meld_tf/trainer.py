@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from meld_tf import data as meld_data
-from meld_tf import plots
+from meld_tf import distribute, plots
 from meld_tf.labels import EMOTIONS, SENTIMENTS
 from meld_tf.metrics import classification_metrics, classification_report, head_metrics
 from meld_tf.models import build_classifier
@@ -145,7 +145,7 @@ def make_datasets(config, verbose=True):
 
 def build_model(config):
     """The classifier of ``config`` (the one place models are built)."""
-    policy = "mixed_bfloat16" if config.mixed_precision else "float32"
+    policy = distribute.precision_policy(tf.distribute.get_strategy(), config.mixed_precision)
     keras.mixed_precision.set_global_policy(policy)
     return build_classifier(config.model)
 
@@ -364,9 +364,15 @@ def train(config, callbacks=None, verbose=True):
         callbacks: extra Keras callbacks, after the run's own.
         verbose: print the dataset choice, Keras progress bars and the final scores.
     """
-    run_dir, resuming = resolve_run_dir(config)
+    strategy = distribute.make_strategy(config.strategy)
+    chief_dir, resuming = resolve_run_dir(config)
     keras.utils.set_random_seed(config.seed)
     train_data, validation_data, test_data, info = make_datasets(config, verbose)
+    train_data, validation_data = (
+        distribute.shard_by_data(data, strategy) for data in (train_data, validation_data)
+    )
+    # Under multi_worker only the chief writes chief_dir; the others write a temp folder.
+    run_dir = distribute.worker_dir(chief_dir, strategy, copy=(BACKUP_DIR, HISTORY_FILE))
     os.makedirs(run_dir, exist_ok=True)
     if not resuming:  # Leftovers of a run that never saved an epoch would mislead.
         for name in (HISTORY_FILE, BEST_WEIGHTS_FILE):
@@ -377,7 +383,8 @@ def train(config, callbacks=None, verbose=True):
     if verbose:
         print(f"Run folder: {run_dir}" + (" (resuming)" if resuming else ""), flush=True)
 
-    model = compile_model(build_model(config), config)
+    with strategy.scope():  # Variables on every replica; batches split across them.
+        model = compile_model(build_model(config), config)
     model.fit(
         train_data,
         validation_data=validation_data,
@@ -397,5 +404,6 @@ def train(config, callbacks=None, verbose=True):
     if verbose:
         print(format_scores(validation, "Validation (best epoch):"))
         print(format_scores(test, "Test:"))
-        print(f"Saved to {run_dir}")
-    return run_dir
+        print(f"Saved to {chief_dir}")
+    distribute.cleanup_worker_dir(run_dir, chief_dir)
+    return chief_dir
