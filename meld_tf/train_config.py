@@ -68,7 +68,7 @@ class TrainConfig:
     label_smoothing: float = 0.1
     loss_weights: tuple = (1.0, 0.5)
     class_weights: str = "none"
-    early_stopping_patience: int = 3
+    early_stopping_patience: int = 2
     lr_patience: int = 1
     lr_factor: float = 0.5
     min_learning_rate: float = 1e-7
