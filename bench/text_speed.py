@@ -7,7 +7,8 @@ then ``model.fit`` runs ``--warmup`` steps followed by ``--steps`` timed steps, 
 * the real pipeline: ``trainer.make_datasets`` (tokenized once, cached, shuffled, batched),
 * one cached in-memory batch repeated (no input pipeline at all),
 
-and the ratio of the two step rates shows whether the input pipeline is a bottleneck.
+(the same model, one after the other: the warm-up also runs before each), and the
+ratio of the two step rates shows whether the input pipeline is a bottleneck.
 
 Inference (``--run``, a finished run folder): latency of one utterance (tokenization
 included) and throughput at batch 64 of the saved ``model.keras``.
@@ -81,18 +82,21 @@ def steps_per_second(model, data, warmup, steps):
     return steps / (timer.times[-1] - timer.times[warmup - 1])
 
 
-def train_speed(args, variant):
-    """``{"pipeline", "in_memory"}`` utterances/s of one variant, and their ratio."""
+def train_speed(args, variant, train):
+    """``{"pipeline", "in_memory"}`` utterances/s of one variant, and their ratio.
+
+    ``train``: the real training batches (``trainer.make_datasets``; the precision does
+    not change them).
+    """
     keras.backend.clear_session()
     config = speed_config(args, variant)
     keras.utils.set_random_seed(config.seed)
-    train, _, _, _ = trainer.make_datasets(config, verbose=False)
     batch = next(iter(train))
     memory = tf.data.Dataset.from_tensors(batch).repeat()
+    model = trainer.compile_model(trainer.build_model(config), config)
+    model.jit_compile = VARIANTS[variant][1]
     result = {}
     for name, data in (("in_memory", memory), ("pipeline", train.repeat())):
-        model = trainer.compile_model(trainer.build_model(config), config)
-        model.jit_compile = VARIANTS[variant][1]
         rate = steps_per_second(model, data, args.warmup, args.steps)
         result[name] = rate * args.batch_size
         print(f"{variant:>9} {name:>9}: {result[name]:6.1f} utterances/s", flush=True)
@@ -154,12 +158,13 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     argv = sys.argv[1:] if argv is None else argv
+    train, _, _, _ = trainer.make_datasets(speed_config(args, "fp32"), verbose=False)
     results = {
         "command": "python bench/text_speed.py " + " ".join(argv),
         "machine": machine(),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "load_average_before": os.getloadavg(),
-        "training": {variant: train_speed(args, variant) for variant in args.variants},
+        "training": {variant: train_speed(args, variant, train) for variant in args.variants},
     }
     if args.run:
         results["inference"] = inference_speed(args.run, args.repeats)
