@@ -1,7 +1,13 @@
 """meld-tf: emotion and sentiment recognition in conversation on MELD, with Keras 3."""
 
-from meld_tf.labels import EMOTIONS, MODALITIES, SENTIMENTS
-from meld_tf.models import build_classifier  # also registers the custom layers
+import os
+
+# Keep TensorFlow's C++ start-up chatter (CUDA probing on a CPU machine) out of the output;
+# a user who wants it sets TF_CPP_MIN_LOG_LEVEL themselves.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from meld_tf.labels import EMOTIONS, MODALITIES, SENTIMENTS  # noqa: E402
+from meld_tf.models import build_classifier  # noqa: E402  (also registers the custom layers)
 
 __version__ = "0.1.0"
 

@@ -21,7 +21,8 @@ FUSIONS = ("attention", "concat", "late")
 
 def _check_choice(name, value, choices):
     if value not in choices:
-        raise ValueError(f"Unknown {name} {value!r}; valid choices: {', '.join(map(repr, choices))}.")
+        valid = ", ".join(map(repr, choices))
+        raise ValueError(f"Unknown {name} {value!r}; valid choices: {valid}.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,7 +132,9 @@ class ModelConfig:
         known = {field.name for field in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"Unknown ModelConfig fields {unknown}; valid fields: {sorted(known)}.")
+            raise ValueError(
+                f"Unknown ModelConfig fields {unknown}; valid fields: {sorted(known)}."
+            )
         return cls(**values)
 
     def to_json(self):
