@@ -25,32 +25,31 @@ TINY_MODEL = {
 
 
 def parameters(data_dir):
-    """The tiny parameters of each notebook (Python source of its parameters cell)."""
-    common = f"repo_url = ''\nuse_drive = False\ndata_dir = {str(data_dir)!r}\n"
+    """The tiny parameters of each notebook: ``{notebook: {name: value}}``."""
+    common = {"repo_url": "", "data_dir": str(data_dir), "dataset": "sample"}
     return {
-        "01_quickstart.ipynb": common
-        + (
-            "dataset = 'sample'\nmanual_dir = ''\nepochs = 2\nbatch_size = 16\n"
-            f"max_examples = 48\nlearning_rate = 3e-3\nmodel_sizes = {TINY_MODEL!r}\n"
-            "num_shown = 2\n"
-        ),
-        "02_meld_text.ipynb": common
-        + (
-            "dataset = 'sample'\nmanual_dir = ''\nmax_examples = 64\ncontext = 1\n"
-            "text_preset = 'bert_tiny'\ntext_max_length = 24\nepochs = 1\nbatch_size = 16\n"
-            "learning_rate = 1e-3\nclass_weights = 'balanced'\nmixed_precision = False\n"
-            "num_mistakes = 5\n"
-        ),
-        "03_tuning.ipynb": common
-        + (
-            "dataset = 'sample'\nmodalities = ('text',)\ntuner = 'random'\nmax_trials = 2\n"
-            "epochs = 1\nobjective = 'val_emotion_weighted_f1'\n"
-            "model_sizes = {'text_encoder': 'bilstm', 'text_max_length': 16, "
-            "'text_vocab_size': 200, 'text_embedding_dim': 8, 'text_lstm_units': 4}\n"
-            "space = {'learning_rate': (1e-3, 1e-2), 'hidden_dim': (4, 8), "
-            "'latent_dim': (4, 8)}\nsearch_dir = 'search'\n"
-        ),
-    }
+        "01_quickstart.ipynb": {
+            **common, "use_drive": False, "manual_dir": "", "epochs": 1, "batch_size": 16,
+            "max_examples": 48, "learning_rate": 3e-3, "model_sizes": TINY_MODEL,
+            "num_shown": 2,
+        },
+        "02_meld_text.ipynb": {
+            **common, "use_drive": False, "manual_dir": "", "max_examples": 48, "context": 1,
+            "text_preset": "bert_tiny", "text_max_length": 24, "epochs": 1, "batch_size": 16,
+            "learning_rate": 1e-3, "class_weights": "balanced", "mixed_precision": False,
+            "num_mistakes": 5,
+        },
+        "03_tuning.ipynb": {
+            **common, "max_examples": 64, "modalities": ("text",), "tuner": "random",
+            "max_trials": 2, "epochs": 1, "objective": "val_emotion_weighted_f1",
+            "model_sizes": {
+                "text_encoder": "bilstm", "text_max_length": 16, "text_vocab_size": 200,
+                "text_embedding_dim": 8, "text_lstm_units": 4,
+            },
+            "space": {"learning_rate": (1e-3, 1e-2), "hidden_dim": (4, 8), "latent_dim": (4, 8)},
+            "search_dir": "search",
+        },
+    }  # fmt: skip
 
 
 def parameters_cell(notebook):
@@ -60,17 +59,16 @@ def parameters_cell(notebook):
     return cells[0]
 
 
-def execute(name, source, workdir):
-    """Runs notebook ``name`` with ``source`` as its parameters cell; returns it executed."""
+def execute(name, values, workdir):
+    """Runs notebook ``name`` with ``values`` as its parameters; returns it executed."""
     from nbclient import NotebookClient
 
     notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
     cell = parameters_cell(notebook)
     names = {line.split("=")[0].strip() for line in cell.source.splitlines()
              if "=" in line and not line.startswith(("#", " "))}  # fmt: skip
-    given = {line.split("=")[0].strip() for line in source.splitlines()}
-    assert names == given, f"{name}: parameters {sorted(names ^ given)} differ from the test's"
-    cell.source = source
+    assert names == set(values), f"{name}: parameters {sorted(names ^ set(values))} differ"
+    cell.source = "\n".join(f"{key} = {value!r}" for key, value in values.items())
     client = NotebookClient(
         notebook,
         timeout=CELL_TIMEOUT_S,
