@@ -13,6 +13,7 @@ TEXT_ENCODERS = ("bert", "bilstm")
 TEXT_PRESETS = ("minilm_l6", "bert_tiny")  # or a path to a local KerasHub / HF BERT folder
 TEXT_POOLINGS = ("mean", "cls")
 AUDIO_FEATURES = ("logmel", "mfcc")
+AUDIO_POOLINGS = ("stats", "lstm")
 VIDEO_ENCODERS = ("resnet18", "conv3d")
 VIDEO_SOURCES = ("face_frames", "frames")
 VIDEO_TEMPORAL = ("mean", "lstm")
@@ -46,7 +47,9 @@ class ModelConfig:
             shorter ones zero-padded.
         num_mel_bins, num_mfcc: feature sizes.
         audio_conv_filters: filters of each Conv1D block of the audio encoder.
-        audio_lstm_units: LSTM units of the audio encoder.
+        audio_pooling: how the audio encoder summarises time: ``"stats"`` (mean and
+            standard deviation of each channel) or ``"lstm"``.
+        audio_lstm_units: LSTM units of the audio encoder (``audio_pooling="lstm"``).
         video_encoder: ``"resnet18"`` or ``"conv3d"``.
         video_source: ``"face_frames"`` (face crops) or ``"frames"`` (whole frames).
         video_preset: optional local folder of a KerasHub ResNet18 preset.
@@ -77,6 +80,7 @@ class ModelConfig:
     num_mel_bins: int = 64
     num_mfcc: int = 20
     audio_conv_filters: tuple = (64, 128)
+    audio_pooling: str = "stats"
     audio_lstm_units: int = 64
     # Video.
     video_encoder: str = "resnet18"
@@ -110,6 +114,7 @@ class ModelConfig:
         _check_choice("text_encoder", self.text_encoder, TEXT_ENCODERS)
         _check_choice("text_pooling", self.text_pooling, TEXT_POOLINGS)
         _check_choice("audio_features", self.audio_features, AUDIO_FEATURES)
+        _check_choice("audio_pooling", self.audio_pooling, AUDIO_POOLINGS)
         _check_choice("video_encoder", self.video_encoder, VIDEO_ENCODERS)
         _check_choice("video_source", self.video_source, VIDEO_SOURCES)
         _check_choice("video_temporal", self.video_temporal, VIDEO_TEMPORAL)
