@@ -1,15 +1,20 @@
 """Evaluate a trained run on a split of its dataset, from the command line.
 
     python -m meld_tf.evaluate runs/<run> --split test
+    python -m meld_tf.evaluate runs/<run> --drop-modality audio   # as if audio were missing
 
 Reloads the run's model and preprocessor, rebuilds the split's inputs exactly as in
 training, prints accuracy, weighted F1 and macro F1 per head (``--report`` adds the
 per-class report) and checks them against the metrics recorded by the run.
+``--drop-modality`` zeroes a modality's ``*_mask`` input for every example (what the model
+sees when that modality is missing), to measure how much the fused model relies on it.
 """
 
 import argparse
 import json
 import sys
+
+import tensorflow as tf
 
 from meld_tf import trainer
 from meld_tf.metrics import classification_report
@@ -18,8 +23,34 @@ from meld_tf.preprocessor import split_metadata
 SCORES = ("accuracy", "weighted_f1", "macro_f1")
 
 
-def evaluate_run(run_dir, split="test", data_dir=None, verbose=True):
+def drop_modalities(batches, modalities):
+    """``batches`` with the ``{m}_mask`` input of each of ``modalities`` set to 0.
+
+    Raises ValueError naming the model's modalities if one of ``modalities`` is not an
+    input of the batches.
+    """
+    names = [f"{modality}_mask" for modality in modalities]
+    present = [name for name in batches.element_spec[0] if name.endswith("_mask")]
+    missing = [name for name in names if name not in present]
+    if missing:
+        raise ValueError(
+            f"Cannot drop {missing}: the model's modality masks are {present}; drop only "
+            "modalities the run was trained with."
+        )
+
+    def drop(inputs, *rest):
+        inputs = dict(inputs)
+        for name in names:
+            inputs[name] = tf.zeros_like(inputs[name])
+        return (inputs, *rest)
+
+    return batches.map(drop)
+
+
+def evaluate_run(run_dir, split="test", data_dir=None, verbose=True, drop=()):
     """Metrics of a run on ``split`` and the metrics the run recorded for it.
+
+    ``drop``: modalities whose mask is zeroed for every example (see ``drop_modalities``).
 
     Returns:
         ``(metrics, recorded)``: per head ``classification_metrics``; ``recorded`` the
@@ -35,8 +66,10 @@ def evaluate_run(run_dir, split="test", data_dir=None, verbose=True):
     examples = trainer.load_splits(config, dataset)[split]
     rows = split_metadata(examples) if config.context > 0 else None
     batches = preprocessor.batches(preprocessor.preprocess(examples, split, rows))
+    if drop:
+        batches = drop_modalities(batches, drop)
     metrics = trainer.evaluate_split(model, batches)
-    return metrics, recorded.get(split)
+    return metrics, None if drop else recorded.get(split)
 
 
 def differences(metrics, recorded, tolerance=1e-9):
@@ -60,6 +93,10 @@ def build_parser():
         "--split", choices=trainer.SPLITS, default="test", help="split to score (default: test)"
     )
     parser.add_argument("--data-dir", help="TFDS data folder (default: the run's)")
+    parser.add_argument(
+        "--drop-modality", nargs="+", default=[], metavar="MODALITY",
+        help="zero these modalities' masks (as if missing) for every example",
+    )
     parser.add_argument("--report", action="store_true", help="print per-class reports too")
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
     return parser
@@ -71,9 +108,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         metrics, recorded = evaluate_run(
-            args.run_dir, args.split, args.data_dir, verbose=not args.json
+            args.run_dir, args.split, args.data_dir, verbose=not args.json,
+            drop=args.drop_modality,
         )
-    except (trainer.RunError, FileNotFoundError) as error:
+    except (trainer.RunError, FileNotFoundError, ValueError) as error:
         parser.error(str(error))
     if args.json:
         print(json.dumps({args.split: metrics}, indent=2))
@@ -82,6 +120,10 @@ def main(argv=None):
         if args.report:
             for head, classes in trainer.HEADS.items():
                 print(classification_report(metrics[head], classes, title=f"\n{head}"))
+    if args.drop_modality:
+        dropped = " ".join(args.drop_modality)
+        print(f"Dropped {dropped}: not compared with the recorded metrics.", file=sys.stderr)
+        return 0
     if recorded is None:
         print(f"The run recorded no {args.split} metrics to compare with.", file=sys.stderr)
         return 0
