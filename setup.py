@@ -20,6 +20,7 @@ INSTALL_REQUIRES = [
     "numpy",
     "matplotlib",
     "scikit-learn",
+    "pandas",  # meld_tf.inspection tables (notebooks)
     "tqdm",
 ]
 
