@@ -23,6 +23,7 @@ import os
 import shutil
 import tempfile
 
+import keras
 import tensorflow as tf
 
 from meld_tf.train_config import STRATEGIES
@@ -164,3 +165,48 @@ def shard_by_data(dataset, strategy):
         )
         return dataset.with_options(options)
     return dataset
+
+
+def build_from_first_replica(model, strategy):
+    """Let ``model.fit`` build ``model`` under ``strategy`` with bool inputs.
+
+    Keras 3.15 builds a model under a strategy from the first input batch averaged across
+    replicas (``strategy.reduce("MEAN", ...)``), which fails for bool inputs such as
+    ``text_padding_mask`` (``AddN`` has no bool kernel), and reads that batch from an
+    iterator of its own, which shifts a reshuffling dataset by one epoch (so a run under a
+    strategy would see other batches than the same run on one device). Only shapes and
+    dtypes are needed: this builds from the dataset's ``element_spec`` instead.
+    """
+    if not _is_distributed(strategy):
+        return model  # Keras builds from a plain batch
+
+    def maybe_symbolic_build(iterator=None, data_batch=None):
+        if iterator is not None:
+            data_batch = tf.nest.map_structure(
+                lambda spec: keras.KerasTensor(spec.shape, spec.dtype.name),
+                iterator.data_adapter.get_tf_dataset().element_spec,
+            )
+        with strategy.scope():
+            model._symbolic_build(data_batch=data_batch)  # noqa: SLF001
+
+    model._maybe_symbolic_build = maybe_symbolic_build  # noqa: SLF001
+    return model
+
+
+def local_copy(model, strategy):
+    """``model`` itself, or under a strategy a copy on this process's default device.
+
+    A model built under ``MirroredStrategy`` runs ``predict_on_batch`` on every replica and
+    concatenates the answers; the copy predicts each example once, needs no other worker,
+    and saves plain (not mirrored) variables.
+    """
+    if not _is_distributed(strategy):
+        return model
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _is_distributed(strategy):
+    """Whether ``strategy`` is other than the default (one device) strategy."""
+    return not (strategy is tf.distribute.get_strategy() and not tf.distribute.has_strategy())

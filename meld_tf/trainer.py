@@ -385,6 +385,7 @@ def train(config, callbacks=None, verbose=True):
 
     with strategy.scope():  # Variables on every replica; batches split across them.
         model = compile_model(build_model(config), config)
+        distribute.build_from_first_replica(model, strategy)
     model.fit(
         train_data,
         validation_data=validation_data,
@@ -397,6 +398,7 @@ def train(config, callbacks=None, verbose=True):
     if os.path.isfile(best_weights):  # Absent only if no epoch had a finite val_loss.
         model.load_weights(best_weights)
         os.remove(best_weights)  # model.keras holds them.
+    model = distribute.local_copy(model, strategy)  # Evaluated and saved on one device.
 
     validation = evaluate_split(model, validation_data)
     test = evaluate_split(model, test_data)  # Once, at the end; never used for selection.
