@@ -167,8 +167,13 @@ def shard_by_data(dataset, strategy):
     return dataset
 
 
-def build_from_first_replica(model, strategy):
-    """Let ``model.fit`` build ``model`` under ``strategy`` with bool inputs.
+def prepare_for_fit(model, strategy):
+    """Work around two Keras 3.15 faults of ``model.fit`` under a strategy; returns ``model``.
+
+    Per-step logs under ``MultiWorkerMirroredStrategy``: Keras averages the replicas'
+    scalar logs along an axis 0 they do not have; here each step returns them with
+    shape ``(1,)`` (the epoch logs, which callbacks and the history see, are read from
+    the metrics' variables summed over all replicas either way).
 
     Keras 3.15 builds a model under a strategy from the first input batch averaged across
     replicas (``strategy.reduce("MEAN", ...)``), which fails for bool inputs such as
@@ -179,6 +184,9 @@ def build_from_first_replica(model, strategy):
     """
     if not _is_distributed(strategy):
         return model  # Keras builds from a plain batch
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        model.train_step = _with_vector_logs(model.train_step)
+        model.test_step = _with_vector_logs(model.test_step)
 
     def maybe_symbolic_build(iterator=None, data_batch=None):
         if iterator is not None:
@@ -210,3 +218,13 @@ def local_copy(model, strategy):
 def _is_distributed(strategy):
     """Whether ``strategy`` is other than the default (one device) strategy."""
     return not (strategy is tf.distribute.get_strategy() and not tf.distribute.has_strategy())
+
+
+def _with_vector_logs(step):
+    """``step`` with its scalar logs reshaped to ``(1,)``."""
+
+    def vector_step(data):
+        logs = step(data)
+        return {k: tf.reshape(v, [1]) if v.shape.rank == 0 else v for k, v in logs.items()}
+
+    return vector_step

@@ -385,7 +385,7 @@ def train(config, callbacks=None, verbose=True):
 
     with strategy.scope():  # Variables on every replica; batches split across them.
         model = compile_model(build_model(config), config)
-        distribute.build_from_first_replica(model, strategy)
+        distribute.prepare_for_fit(model, strategy)
     model.fit(
         train_data,
         validation_data=validation_data,
