@@ -140,7 +140,7 @@ def inference_speed(run_dir, repeats):
 
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--variants", nargs="+", choices=tuple(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--variants", nargs="*", choices=tuple(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -158,7 +158,8 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     argv = sys.argv[1:] if argv is None else argv
-    train, _, _, _ = trainer.make_datasets(speed_config(args, "fp32"), verbose=False)
+    if args.variants:
+        train, _, _, _ = trainer.make_datasets(speed_config(args, "fp32"), verbose=False)
     results = {
         "command": "python bench/text_speed.py " + " ".join(argv),
         "machine": machine(),
