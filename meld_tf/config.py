@@ -26,8 +26,32 @@ def _check_choice(name, value, choices):
         raise ValueError(f"Unknown {name} {value!r}; valid choices: {valid}.")
 
 
+class JsonConfig:
+    """JSON round-trip for the frozen config dataclasses; an unknown field is a clear error."""
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values):
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(
+                f"Unknown {cls.__name__} fields {unknown}; valid fields: {sorted(known)}."
+            )
+        return cls(**values)
+
+    def to_json(self):
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_json(cls, text):
+        return cls.from_dict(json.loads(text))
+
+
 @dataclasses.dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(JsonConfig):
     """What the classifier is made of.
 
     Args:
@@ -128,23 +152,3 @@ class ModelConfig:
     def audio_feature_dim(self):
         """Size of one audio feature frame given to the audio encoder."""
         return self.num_mel_bins if self.audio_features == "logmel" else self.num_mfcc
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values):
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(
-                f"Unknown ModelConfig fields {unknown}; valid fields: {sorted(known)}."
-            )
-        return cls(**values)
-
-    def to_json(self):
-        return json.dumps(self.to_dict(), indent=2)
-
-    @classmethod
-    def from_json(cls, text):
-        return cls.from_dict(json.loads(text))

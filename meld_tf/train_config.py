@@ -9,7 +9,7 @@ part of training, and written to ``config.json`` in the run folder, so that
 import dataclasses
 import json
 
-from meld_tf.config import ModelConfig
+from meld_tf.config import JsonConfig, ModelConfig
 
 DATASETS = ("auto", "full", "text", "sample")
 CLASS_WEIGHTS = ("none", "balanced")
@@ -17,7 +17,7 @@ STRATEGIES = ("auto", "mirrored", "multi_worker", "tpu")  # see meld_tf.distribu
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(JsonConfig):
     """Everything a training run needs, besides the data itself.
 
     Args:
@@ -124,26 +124,6 @@ class TrainConfig:
         own = {k: v for k, v in changes.items() if k not in model_fields}
         model = dataclasses.replace(self.model, **model_changes)
         return dataclasses.replace(self, model=model, **own)
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values):
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(
-                f"Unknown TrainConfig fields {unknown}; valid fields: {sorted(known)}."
-            )
-        return cls(**values)
-
-    def to_json(self):
-        return json.dumps(self.to_dict(), indent=2)
-
-    @classmethod
-    def from_json(cls, text):
-        return cls.from_dict(json.loads(text))
 
     def save(self, path):
         """Writes the config as JSON to ``path``."""

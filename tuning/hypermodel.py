@@ -15,14 +15,20 @@ import keras
 import keras_tuner
 
 from meld_tf import trainer
-from meld_tf.config import AUDIO_FEATURES, FUSIONS, TEXT_POOLINGS, VIDEO_TEMPORAL
+from meld_tf.config import (
+    AUDIO_FEATURES,
+    FUSIONS,
+    TEXT_POOLINGS,
+    VIDEO_TEMPORAL,
+    JsonConfig,
+)
 
 RANGES = ("learning_rate", "dropout")
 """Fields of ``SearchSpace`` that are ``(min, max)`` ranges; the others are choices."""
 
 
 @dataclasses.dataclass(frozen=True)
-class SearchSpace:
+class SearchSpace(JsonConfig):
     """What the search may change. An empty tuple keeps the base config's value.
 
     Each hyperparameter's default is the base ``TrainConfig``'s value; a base value outside
@@ -76,19 +82,6 @@ class SearchSpace:
                 raise ValueError(
                     f"SearchSpace.{name} has unknown values {unknown}; valid: {list(valid)}."
                 )
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values):
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(
-                f"Unknown SearchSpace fields {unknown}; valid fields: {sorted(known)}."
-            )
-        return cls(**values)
 
     @classmethod
     def load(cls, path):
