@@ -14,15 +14,13 @@ def build_conv3d_video_encoder(config):
     the low-contrast [0, 1] frames reach the first convolution at a useful scale. Then
     three blocks of Conv3D (3x3x3, ``video_width * (1, 2, 4)`` filters), group
     normalisation, ReLU and max pooling (space by 2, time by 2 after the first block),
-    global max pooling and a Dense projection.
+    global average pooling and a Dense projection.
 
     Group normalisation (one group: per-clip statistics over time, space and channels,
     per-channel scale and offset) replaces batch normalisation: it has no running
     statistics, so training and inference compute the same function even after the few
     hundred small-batch steps of a small dataset, where batch-norm moving averages have
-    not settled and validation collapses to one class. Global max pooling (not average)
-    keeps local cues such as the mouth and brows, which an average over the whole clip
-    dilutes into the background.
+    not settled and validation collapses to one class.
     """
     # Layers.
     standardise = keras.layers.LayerNormalization(
@@ -39,7 +37,7 @@ def build_conv3d_video_encoder(config):
             keras.layers.ReLU(name=f"video_relu{i}"),
             keras.layers.MaxPooling3D(pool, padding="same", name=f"video_pool{i}"),
         ]
-    pooling = keras.layers.GlobalMaxPooling3D(name="video_max_pool")
+    pooling = keras.layers.GlobalAveragePooling3D(name="video_avg_pool")
     projection = keras.layers.Dense(config.latent_dim, activation="relu", name="video_latent")
 
     # Functional graph.
