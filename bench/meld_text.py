@@ -96,6 +96,7 @@ def bench_config(args):
         class_weights=args.class_weights,
         early_stopping_patience=args.patience,
         mixed_precision=args.precision == "bf16",
+        bucket_by_length=args.bucket_by_length,
     )
     if args.quick:
         config = config.replace(**QUICK)
@@ -186,7 +187,8 @@ def markdown(summary):
         f"context {config['context']}, {model['text_max_length']} tokens, batch "
         f"{config['batch_size']}, lr {config['learning_rate']}, up to {config['epochs']} "
         f"epochs (best by dev loss), class weights {config['class_weights']}, "
-        f"{'bf16' if config['mixed_precision'] else 'fp32'}; examples "
+        f"{'bf16' if config['mixed_precision'] else 'fp32'}, "
+        f"{'length buckets' if config.get('bucket_by_length') else 'fixed length'}; examples "
         f"{summary['num_examples']}",
         "",
         "| seed | epochs | best | s/epoch | dev emo wF1 | test emo acc | test emo wF1 "
@@ -272,6 +274,12 @@ def build_parser():
         help="fp32, or Keras mixed_bfloat16 (faster only with AVX-512 BF16/AMX)",
     )
     parser.add_argument(
+        "--bucket-by-length",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="batches of similar text length, padding trimmed (TrainConfig.bucket_by_length)",
+    )
+    parser.add_argument(
         "--results", default="", help="also append the Markdown tables to this file"
     )
     return parser
@@ -288,7 +296,8 @@ def main(argv=None):
     config = bench_config(args)
     name = (
         f"ctx{config.context}-len{config.model.text_max_length}-{config.model.text_pooling}-"
-        f"{args.precision}" + ("-quick" if args.quick else "")
+        f"{args.precision}" + ("" if args.bucket_by_length else "-fixed")
+        + ("-quick" if args.quick else "")
     )
     out = args.out or os.path.join(CACHE, "bench", name)
     os.makedirs(out, exist_ok=True)

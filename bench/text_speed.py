@@ -1,17 +1,20 @@
 """Speed of the MiniLM text model on this machine: training throughput and inference.
 
-Training: for each variant (fp32, Keras ``mixed_bfloat16``, XLA ``jit_compile=True``, and
-XLA + bf16) the model is built and compiled by ``meld_tf.trainer`` exactly as in training,
+Training: for each variant (fp32, Keras ``mixed_bfloat16``, XLA ``jit_compile=True``,
+XLA + bf16, and fp32 / bf16 with ``bucket_by_length``: batches of similar length, padding
+trimmed) the model is built and compiled by ``meld_tf.trainer`` exactly as in training,
 then ``model.fit`` runs ``--warmup`` steps followed by ``--steps`` timed steps, on
 
 * the real pipeline: ``trainer.make_datasets`` (tokenized once, cached, shuffled, batched),
-* one cached in-memory batch repeated (no input pipeline at all),
+* the same batches held in memory (taken from the pipeline once, then replayed),
 
 (the same model, one after the other: the warm-up also runs before each), and the
-ratio of the two step rates shows whether the input pipeline is a bottleneck.
+ratio of the two step rates shows whether the input pipeline is a bottleneck. Bucketed
+variants are not combined with XLA: XLA compiles once per batch shape.
 
 Inference (``--run``, a finished run folder): latency of one utterance (tokenization
-included) and throughput at batch 64 of the saved ``model.keras``.
+included) and throughput on batches of 64 real test utterances (tokenized beforehand) of
+the saved ``model.keras``.
 
     python bench/text_speed.py --run ~/.cache/meld_tf/bench/ctx2/seed42
     python bench/text_speed.py --variants fp32 bf16 --steps 10
@@ -32,18 +35,21 @@ import tensorflow as tf  # noqa: E402
 
 from meld_tf import trainer  # noqa: E402
 from meld_tf.config import ModelConfig  # noqa: E402
+from meld_tf.preprocessor import MeldPreprocessor  # noqa: E402
 from meld_tf.train_config import TrainConfig  # noqa: E402
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH_DIR)
 from meld_text import CACHE, DEFAULT_MANUAL_DIR, machine  # noqa: E402
 
-# name: (mixed precision, XLA)
+# name: (mixed precision, XLA, bucket_by_length)
 VARIANTS = {
-    "fp32": (False, False),
-    "bf16": (True, False),
-    "xla": (False, True),
-    "xla_bf16": (True, True),
+    "fp32": (False, False, False),
+    "bf16": (True, False, False),
+    "xla": (False, True, False),
+    "xla_bf16": (True, True, False),
+    "fp32_buckets": (False, False, True),
+    "bf16_buckets": (True, False, True),
 }
 
 
@@ -60,7 +66,7 @@ class StepTimer(keras.callbacks.Callback):
 
 def speed_config(args, variant):
     """The ``TrainConfig`` of a variant (text-only MiniLM, the bench's data)."""
-    mixed, _ = VARIANTS[variant]
+    mixed, _, buckets = VARIANTS[variant]
     model = ModelConfig(
         modalities=("text",), text_preset=args.preset, text_max_length=args.max_length
     )
@@ -70,8 +76,10 @@ def speed_config(args, variant):
         data_dir=args.data_dir,
         manual_dir=args.manual_dir,
         batch_size=args.batch_size,
+        context=args.context,
         max_examples=args.examples,
         mixed_precision=mixed,
+        bucket_by_length=buckets,
     )
 
 
@@ -82,25 +90,26 @@ def steps_per_second(model, data, warmup, steps):
     return steps / (timer.times[-1] - timer.times[warmup - 1])
 
 
-def train_speed(args, variant, train):
-    """``{"pipeline", "in_memory"}`` utterances/s of one variant, and their ratio.
-
-    ``train``: the real training batches (``trainer.make_datasets``; the precision does
-    not change them).
-    """
+def train_speed(args, variant):
+    """``{"pipeline", "in_memory"}`` utterances/s of one variant, and their ratio."""
     keras.backend.clear_session()
     config = speed_config(args, variant)
     keras.utils.set_random_seed(config.seed)
-    batch = next(iter(train))
-    memory = tf.data.Dataset.from_tensors(batch).repeat()
+    # The first epoch's batches, once held in memory and once from a fresh pipeline
+    # (same seed, so the same batches in the same order).
+    train, _, _, _ = trainer.make_datasets(config, verbose=False)
+    memory = train.take(args.warmup + args.steps).cache()
+    tokens = sum(int(tf.size(x["text_token_ids"])) for x, _ in memory)  # Fills the cache.
+    pipeline, _, _, _ = trainer.make_datasets(config, verbose=False)
     model = trainer.compile_model(trainer.build_model(config), config)
     model.jit_compile = VARIANTS[variant][1]
     result = {}
-    for name, data in (("in_memory", memory), ("pipeline", train.repeat())):
+    for name, data in (("in_memory", memory.repeat()), ("pipeline", pipeline)):
         rate = steps_per_second(model, data, args.warmup, args.steps)
         result[name] = rate * args.batch_size
         print(f"{variant:>9} {name:>9}: {result[name]:6.1f} utterances/s", flush=True)
     result["pipeline_ratio"] = result["pipeline"] / result["in_memory"]
+    result["tokens_per_utterance"] = tokens / ((args.warmup + args.steps) * args.batch_size)
     return result
 
 
@@ -111,11 +120,12 @@ def inference_speed(run_dir, repeats):
     utterance = {"text": tf.constant("Oh my God, you guys are getting married?!")}
     example = dict(utterance, emotion=tf.constant(0), sentiment=tf.constant(0))
 
-    def one():
+    def one():  # As meld_tf.predict answers one utterance.
         inputs, _ = preprocessor(
             example, tf.constant("Monica: We have news.") if config.context else None
         )
-        return model.predict_on_batch({k: v[None] for k, v in inputs.items()})
+        batch, _ = preprocessor.finalize({k: v[None] for k, v in inputs.items()}, None)
+        return model.predict_on_batch(batch)
 
     latencies = []
     for i in range(repeats + 3):
@@ -123,13 +133,17 @@ def inference_speed(run_dir, repeats):
         one()
         if i >= 3:  # warm-up
             latencies.append(time.perf_counter() - start)
-    inputs, _ = preprocessor(example)
-    batch = {k: tf.repeat(v[None], 64, axis=0) for k, v in inputs.items()}
-    model.predict_on_batch(batch)
+    # Batches of 64 real test utterances (with their contexts), tokenized beforehand.
+    config64 = config.replace(batch_size=64)
+    batcher = MeldPreprocessor(config64, preprocessor.tokenizer, preprocessor.media)
+    test = trainer.load_splits(config64, config.dataset)["test"]
+    batches = [x for x, _ in batcher.batches(batcher.preprocess(test, "test")).take(repeats)]
+    model.predict_on_batch(batches[0])
     start = time.perf_counter()
-    for _ in range(repeats):
+    for batch in batches:
         model.predict_on_batch(batch)
-    throughput = 64 * repeats / (time.perf_counter() - start)
+    count = sum(int(tf.shape(batch["text_token_ids"])[0]) for batch in batches)
+    throughput = count / (time.perf_counter() - start)
     return {
         "latency_ms_median": 1000 * float(np.median(latencies)),
         "latency_ms_p90": 1000 * float(np.percentile(latencies, 90)),
@@ -145,6 +159,7 @@ def build_parser():
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-length", type=int, default=64)
+    parser.add_argument("--context", type=int, default=2, help="as in bench/meld_text.py")
     parser.add_argument("--examples", type=int, default=2000, help="train rows tokenized")
     parser.add_argument("--preset", default="minilm_l6")
     parser.add_argument("--data-dir", default=os.path.join(CACHE, "tfds"))
@@ -158,14 +173,12 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     argv = sys.argv[1:] if argv is None else argv
-    if args.variants:
-        train, _, _, _ = trainer.make_datasets(speed_config(args, "fp32"), verbose=False)
     results = {
         "command": "python bench/text_speed.py " + " ".join(argv),
         "machine": machine(),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "load_average_before": os.getloadavg(),
-        "training": {variant: train_speed(args, variant, train) for variant in args.variants},
+        "training": {variant: train_speed(args, variant) for variant in args.variants},
     }
     if args.run:
         results["inference"] = inference_speed(args.run, args.repeats)

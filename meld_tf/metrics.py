@@ -67,12 +67,10 @@ class F1Score(keras.metrics.Metric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         # Metrics score every example once: sample weights (class balancing) are ignored.
-        true = ops.argmax(y_true, axis=-1)
-        pred = ops.argmax(y_pred, axis=-1)
-        index = ops.cast(true * self.num_classes + pred, "int32")
-        counts = ops.bincount(ops.reshape(index, (-1,)), minlength=self.num_classes**2)
-        counts = ops.reshape(ops.cast(counts, self.dtype), (self.num_classes, self.num_classes))
-        self.confusion.assign_add(counts)
+        # One-hot products, not bincount: static shapes, so XLA (jit_compile) can compile it.
+        true = ops.one_hot(ops.argmax(y_true, axis=-1), self.num_classes, dtype=self.dtype)
+        pred = ops.one_hot(ops.argmax(y_pred, axis=-1), self.num_classes, dtype=self.dtype)
+        self.confusion.assign_add(ops.matmul(ops.transpose(true), pred))
 
     def result(self):
         return f1_from_confusion(ops.convert_to_tensor(self.confusion), self.average)

@@ -33,6 +33,8 @@ from meld_tf.models import TextTokenizer
 CONFIG_FILE = "preprocessor.json"
 TOKENIZER_DIR = "tokenizer"
 SAMPLE_RATE = 16000  # of the dataset's stored audio (ARCHITECTURE.md)
+LENGTH_STEP = 8  # With bucket_by_length, batches are trimmed to a multiple of this.
+TEXT_INPUTS = ("text_token_ids", "text_segment_ids", "text_padding_mask")
 METADATA = ("dialogue_id", "utterance_id", "speaker", "text")
 
 
@@ -82,6 +84,24 @@ def dialogue_contexts(rows, num_turns):
                 f"{speaker}: {text}" for _, speaker, text in previous
             )
     return contexts
+
+
+def text_length(inputs, *_):
+    """Tokens of an example's text (padding excluded); padding always trails."""
+    return tf.reduce_sum(tf.cast(inputs["text_padding_mask"], tf.int32), axis=-1)
+
+
+def trim_text(inputs):
+    """A batch's text inputs cut to its longest text, rounded up to ``LENGTH_STEP``."""
+    longest = tf.reduce_max(text_length(inputs))
+    length = tf.minimum(
+        (longest + LENGTH_STEP - 1) // LENGTH_STEP * LENGTH_STEP,
+        tf.shape(inputs["text_padding_mask"])[1],
+    )
+    return {
+        name: value[:, :length] if name in TEXT_INPUTS else value
+        for name, value in inputs.items()
+    }
 
 
 def balanced_class_weights(counts):
@@ -178,10 +198,13 @@ class MeldPreprocessor:
         return tf.ensure_shape(frames, (count, size, size, 3))
 
     def finalize(self, inputs, labels, weights=None):
-        """Per batch, after the cache: video frames to float32 in [0, 1]."""
+        """Per batch, after the cache: video frames to float32 in [0, 1]; with
+        ``bucket_by_length``, text padding trimmed (``trim_text``)."""
         if "video_frames" in inputs:
             inputs = dict(inputs)
             inputs["video_frames"] = tf.cast(inputs["video_frames"], tf.float32) / 255.0
+        if self.config.bucket_by_length and "text_padding_mask" in inputs:
+            inputs = trim_text(inputs)
         return (inputs, labels) if weights is None else (inputs, labels, weights)
 
     def sample_weights(self, labels):
@@ -234,10 +257,22 @@ class MeldPreprocessor:
 
         Training batches are shuffled with the config's seed (a new order each epoch,
         the same orders every run) and carry sample weights when class weights are set.
+        With ``bucket_by_length`` every batch's text padding is trimmed (``finalize``),
+        and each training batch holds texts of one length bucket (multiples of
+        ``LENGTH_STEP`` tokens), so trimming saves the most; evaluation batches keep the
+        split's order.
         """
+        config = self.config
         if training:
-            data = data.shuffle(self.config.shuffle_buffer, seed=self.config.seed)
-        data = data.batch(self.config.batch_size)
+            data = data.shuffle(config.shuffle_buffer, seed=config.seed)
+        if training and config.bucket_by_length and "text" in self.model_config.modalities:
+            boundaries = list(range(LENGTH_STEP + 1, self.model_config.text_max_length + 1,
+                                    LENGTH_STEP))
+            data = data.bucket_by_sequence_length(
+                text_length, boundaries, [config.batch_size] * (len(boundaries) + 1)
+            )
+        else:
+            data = data.batch(config.batch_size)
         if training and self.class_weights is not None:
             data = data.map(lambda x, y: (x, y, self.sample_weights(y)))
         data = data.map(self.finalize, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -110,6 +110,10 @@ def build_parser():
         "--mixed-precision", action="store_true", default=None,
         help="compute in float16 on GPUs, bfloat16 on CPUs (faster with AMX) and TPUs",
     )  # fmt: skip
+    parser.add_argument(
+        "--bucket-by-length", action="store_true", default=None,
+        help="batch texts of similar length together and trim their padding (faster)",
+    )  # fmt: skip
     for flag, field, kind, help_text in TRAIN_FLAGS:
         default = getattr(defaults, field)
         parser.add_argument(
@@ -139,6 +143,8 @@ def config_from_args(args):
         changes["loss_weights"] = tuple(args.loss_weights)
     if args.mixed_precision:
         changes["mixed_precision"] = True
+    if args.bucket_by_length:
+        changes["bucket_by_length"] = True
     return config.replace(**changes)
 
 

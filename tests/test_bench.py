@@ -101,3 +101,17 @@ def test_quick_run_on_real_meld(tmp_path, monkeypatch):
     assert all(np.isfinite(summary["seconds_per_epoch"]))
     assert (out / "summary.json").is_file()
     assert "--quick" in (out / "summary.md").read_text()
+
+    # The speed script on the same data and run folder (tiny sizes: it must not rot).
+    speed = load_bench("text_speed")
+    results = speed.main([
+        "--variants", "fp32_buckets", "--preset", "bert_tiny", "--context", "0",
+        "--max-length", "32", "--batch-size", "16", "--examples", "64", "--warmup", "1",
+        "--steps", "2", "--run", run["run_dir"], "--repeats", "2",
+        "--out", str(tmp_path / "speed.json"),
+    ])  # fmt: skip
+    training = results["training"]["fp32_buckets"]
+    assert training["pipeline"] > 0 and training["in_memory"] > 0
+    assert training["tokens_per_utterance"] < 32  # Padding trimmed: utterances are short.
+    inference = results["inference"]
+    assert inference["latency_ms_median"] > 0 and inference["batch64_utterances_per_s"] > 0

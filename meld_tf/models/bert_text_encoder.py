@@ -7,14 +7,17 @@ from meld_tf.models.token_pooling import TokenPooling
 
 
 def text_inputs(config):
-    """The text inputs of the model (names fixed by ARCHITECTURE.md)."""
-    length = config.text_max_length
-    inputs = {"text_token_ids": keras.Input((length,), dtype="int32", name="text_token_ids")}
+    """The text inputs of the model (names fixed by ARCHITECTURE.md).
+
+    Their length is left open (at most ``config.text_max_length`` tokens): the pipeline
+    may trim a batch's padding (``TrainConfig.bucket_by_length``).
+    """
+    inputs = {"text_token_ids": keras.Input((None,), dtype="int32", name="text_token_ids")}
     if config.text_encoder == "bert":
         inputs["text_segment_ids"] = keras.Input(
-            (length,), dtype="int32", name="text_segment_ids"
+            (None,), dtype="int32", name="text_segment_ids"
         )
-    inputs["text_padding_mask"] = keras.Input((length,), dtype="bool", name="text_padding_mask")
+    inputs["text_padding_mask"] = keras.Input((None,), dtype="bool", name="text_padding_mask")
     return inputs
 
 
