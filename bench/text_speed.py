@@ -113,6 +113,16 @@ def train_speed(args, variant):
     return result
 
 
+def try_train_speed(args, variant):
+    """``train_speed``, or ``{"error": first line}`` if the variant fails (e.g. XLA)."""
+    try:
+        return train_speed(args, variant)
+    except (tf.errors.OpError, ValueError) as error:
+        message = (str(error).strip().splitlines() or [repr(error)])[0]
+        print(f"{variant:>9} failed: {message}", flush=True)
+        return {"error": message}
+
+
 def inference_speed(run_dir, repeats):
     """Latency of one utterance (tokenized here) and batch-64 throughput of a saved run."""
     keras.backend.clear_session()
@@ -178,7 +188,7 @@ def main(argv=None):
         "machine": machine(),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "load_average_before": os.getloadavg(),
-        "training": {variant: train_speed(args, variant) for variant in args.variants},
+        "training": {variant: try_train_speed(args, variant) for variant in args.variants},
     }
     if args.run:
         results["inference"] = inference_speed(args.run, args.repeats)

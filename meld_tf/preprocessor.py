@@ -268,9 +268,14 @@ class MeldPreprocessor:
         if training and config.bucket_by_length and "text" in self.model_config.modalities:
             boundaries = list(range(LENGTH_STEP + 1, self.model_config.text_max_length + 1,
                                     LENGTH_STEP))
+            # Every bucket ends with one partial batch: the batch count is known up front
+            # (progress bars show it).
+            lengths = np.fromiter(data.map(text_length).as_numpy_iterator(), np.int64)
+            sizes = np.bincount(np.searchsorted(boundaries, lengths, side="right"))
+            num_batches = int(np.sum(-(-sizes // config.batch_size)))
             data = data.bucket_by_sequence_length(
                 text_length, boundaries, [config.batch_size] * (len(boundaries) + 1)
-            )
+            ).apply(tf.data.experimental.assert_cardinality(num_batches))
         else:
             data = data.batch(config.batch_size)
         if training and self.class_weights is not None:

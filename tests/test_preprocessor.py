@@ -180,15 +180,18 @@ def test_bucket_by_length_keeps_every_example_and_trims_padding(training):
     split = make_split(rows)
     preprocessor = make_preprocessor(config, split)
     data = preprocessor.batches(preprocessor.preprocess(split), training=training)
-    seen = []
+    seen, batches = [], 0
     for inputs, labels in data:
+        batches += 1
         lengths = inputs["text_padding_mask"].numpy().sum(-1)
         width = inputs["text_token_ids"].shape[1]
         assert width == 8 if lengths.max() <= 8 else width == 16
         if training:
             assert lengths.min() > 8 or lengths.max() <= 8  # One length bucket per batch.
         seen += labels["emotion"].numpy().argmax(-1).tolist()
-    if training:
+    assert batches == len(data)
+    if training:  # 4 texts of <= 8 tokens and 4 longer: 2 + 2 batches of at most 3.
+        assert len(data) == 4
         assert sorted(seen) == sorted(u % 7 for u in range(len(words)))
     else:  # Evaluation keeps the split's order (predictions are matched to rows by it).
         assert seen == [u % 7 for u in range(len(words))]
