@@ -49,7 +49,7 @@ class TrainConfig(JsonConfig):
         shuffle_buffer: size of the training shuffle buffer.
         bucket_by_length: batch training examples of similar text length together and
             trim every batch's text padding (to its longest text, rounded up to 8
-            tokens): the same model, fewer padding tokens computed (1.8x faster MiniLM
+            tokens): the same model, fewer padding tokens computed (1.9x faster MiniLM
             training with context 2 on MELD on a 2-core CPU, see bench/RESULTS.md).
             Off: every batch is padded to ``model.text_max_length``.
         cache: where the preprocessed examples are cached: empty for memory, else a
