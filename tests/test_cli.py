@@ -143,9 +143,11 @@ def test_interrupted_run_resumes_at_the_next_epoch(sample_data_dir, tmp_path, ca
     flags = [*TINY, "--modalities", "text", "--epochs", "2", "--patience", "5"]
     config = train.config_from_args(
         train.build_parser().parse_args(
-            [*flags, "--data-dir", str(sample_data_dir), "--out", str(tmp_path / "run")]
+            [*flags, "--bucket-by-length", "--data-dir", str(sample_data_dir),
+             "--out", str(tmp_path / "run")]
         )
-    )
+    )  # fmt: skip
+    assert config.bucket_by_length  # Resuming across epochs with bucketed batches too.
     with pytest.raises(KeyboardInterrupt):
         trainer.train(config, callbacks=[Interrupt()])
     assert len(trainer.read_history(tmp_path / "run")) == 1
