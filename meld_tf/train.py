@@ -76,6 +76,14 @@ TRAIN_FLAGS = (
     ("--out", "out", str, "run folder (default: runs/<timestamp>-<modalities>)"),
 )
 
+# On/off TrainConfig fields, off by default: (flag, field, help).
+SWITCHES = (
+    ("--mixed-precision", "mixed_precision",
+     "compute in float16 on GPUs, bfloat16 on CPUs (faster with AMX) and TPUs"),
+    ("--bucket-by-length", "bucket_by_length",
+     "batch texts of similar length together and trim their padding (faster)"),
+)
+
 
 def build_parser():
     defaults = TrainConfig()
@@ -106,14 +114,8 @@ def build_parser():
         "--loss-weights", type=float, nargs=2, metavar=("EMOTION", "SENTIMENT"), default=None,
         help=f"weights of the two losses (default: {' '.join(map(str, defaults.loss_weights))})",
     )  # fmt: skip
-    parser.add_argument(
-        "--mixed-precision", action="store_true", default=None,
-        help="compute in float16 on GPUs, bfloat16 on CPUs (faster with AMX) and TPUs",
-    )  # fmt: skip
-    parser.add_argument(
-        "--bucket-by-length", action="store_true", default=None,
-        help="batch texts of similar length together and trim their padding (faster)",
-    )  # fmt: skip
+    for flag, _, help_text in SWITCHES:
+        parser.add_argument(flag, action="store_true", default=None, help=help_text)
     for flag, field, kind, help_text in TRAIN_FLAGS:
         default = getattr(defaults, field)
         parser.add_argument(
@@ -141,10 +143,9 @@ def config_from_args(args):
             changes[field] = value
     if args.loss_weights is not None:
         changes["loss_weights"] = tuple(args.loss_weights)
-    if args.mixed_precision:
-        changes["mixed_precision"] = True
-    if args.bucket_by_length:
-        changes["bucket_by_length"] = True
+    for flag, field, _ in SWITCHES:
+        if getattr(args, flag[2:].replace("-", "_")):
+            changes[field] = True
     return config.replace(**changes)
 
 
