@@ -8,14 +8,15 @@ from tfds_meld.meld import meld_dataset_builder, meld_files
 
 NUM_DIALOGUES = 5  # the smallest sample that holds every clip fault
 SPLITS = tuple(meld_dataset_builder.TFDS_SPLITS.values())
+CONFIG = meld_dataset_builder.sample_config(NUM_DIALOGUES)
 
 
 def _build(root, data_dir, beam_options=None):
-    """Build ``meld/sample`` from ``root`` into ``data_dir``; returns the builder."""
-    link = data_dir / "downloads" / "meld_tf" / "sample"
+    """Build the small sample from ``root`` into ``data_dir``; returns the builder."""
+    link = data_dir / "downloads" / "meld_tf" / CONFIG.name
     link.parent.mkdir(parents=True)
     link.symlink_to(root, target_is_directory=True)
-    builder = meld_dataset_builder.Builder(config="sample", data_dir=str(data_dir))
+    builder = meld_dataset_builder.Builder(config=CONFIG, data_dir=str(data_dir))
     config = tfds.download.DownloadConfig()
     if beam_options is not None:
         beam = tfds.core.lazy_imports.apache_beam

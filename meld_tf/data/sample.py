@@ -18,12 +18,13 @@ all three can beat any single one:
 import concurrent.futures
 import csv
 import dataclasses
+import hashlib
 import pathlib
 
 import numpy as np
-from tqdm import tqdm
 
 from meld_tf.data import sample_media
+from meld_tf.data.progress import progress_bar
 from meld_tf.data.sample_media import draw_face, synth_voice, write_clip
 from meld_tf.labels import EMOTION_SENTIMENT, EMOTIONS
 
@@ -32,6 +33,7 @@ __all__ = [
     "SampleConfig",
     "draw_face",
     "generate_sample",
+    "sample_fingerprint",
     "synth_voice",
     "write_clip",
 ]
@@ -300,8 +302,22 @@ def generate_sample(root, seed=0, num_dialogues=40, config=None, clips=True, wor
         _write_row_clip(root / CLIP_DIRS[split] / _clip_name(row), row, config)
 
     with concurrent.futures.ThreadPoolExecutor(max(1, workers)) as pool:
-        for _ in tqdm(pool.map(write, jobs), total=len(jobs), desc="MELD sample clips",
-                      unit="clip"):
+        for _ in progress_bar(pool.map(write, jobs), total=len(jobs), desc="MELD sample clips",
+                              unit="clip"):
             pass
     return root
+
+
+def sample_fingerprint(num_dialogues=40, seed=0, config=None):
+    """The sample's version: 12 hex digits that change with anything that changes its bytes.
+
+    A hash of the generator's code (this module and `sample_media`), its `SampleConfig`,
+    ``num_dialogues`` and ``seed``. A sample tree or a TFDS build made under another
+    fingerprint is stale and is made again.
+    """
+    digest = hashlib.sha256()
+    for module_file in (__file__, sample_media.__file__):
+        digest.update(pathlib.Path(module_file).read_bytes())
+    digest.update(repr((config or SampleConfig(), num_dialogues, seed)).encode())
+    return digest.hexdigest()[:12]
 

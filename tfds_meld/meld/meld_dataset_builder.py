@@ -14,6 +14,8 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from meld_tf.data import media
+from meld_tf.data.progress import progress_bar
+from meld_tf.data.sample import sample_fingerprint
 from meld_tf.data.text_repair import read_meld_csv
 from meld_tf.labels import EMOTIONS, SENTIMENTS
 
@@ -23,6 +25,7 @@ from .meld_report import BuildReport
 logger = logging.getLogger(__name__)
 
 TFDS_SPLITS = {"train": "train", "dev": "validation", "test": "test"}  # MELD split -> TFDS
+SAMPLE_VERSION_FILE = "sample_version.txt"  # in a `sample` build: the sample it was made from
 
 
 @dataclasses.dataclass(eq=False)
@@ -35,6 +38,8 @@ class MeldConfig(tfds.core.BuilderConfig):
         frame_size: side of the square frames and face crops.
         sample_rate: audio rate in Hz (mono int16).
         max_clip_seconds: longer clips are mis-cut: their media is not kept.
+        generated: the data is the synthetic sample of `meld_tf.data.sample`, generated
+            with ``sample_dialogues`` dialogues and ``sample_seed`` (no input needed).
     """
 
     with_media: bool = True
@@ -42,6 +47,9 @@ class MeldConfig(tfds.core.BuilderConfig):
     frame_size: int = 112
     sample_rate: int = 16000
     max_clip_seconds: float = 30.0
+    generated: bool = False
+    sample_dialogues: int = 40
+    sample_seed: int = 0
 
     @property
     def media(self):
@@ -62,7 +70,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         MeldConfig(name="full",
                    description="Text and labels plus 16 kHz audio, frames and face crops "
                                "of every clip of MELD.Raw.tar.gz (manual download)."),
-        MeldConfig(name="sample",
+        MeldConfig(name="sample", generated=True,
                    description="A small synthetic MELD (generated, no download), with "
                                "the real archive's faults; for tests and demos."),
     ]
@@ -108,12 +116,48 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             homepage="https://affective-meld.github.io/",
         )
 
+    # --- The sample is rebuilt whenever its generator changes. ---------------------------
+
+    def sample_version(self):
+        """The `sample_fingerprint` this config's sample has now (None for other configs)."""
+        config = self.builder_config
+        if not config.generated:
+            return None
+        return sample_fingerprint(config.sample_dialogues, config.sample_seed)
+
+    def built_sample_version(self):
+        """The sample version the prepared ``sample`` build was made from (None if unknown)."""
+        path = self.data_path / SAMPLE_VERSION_FILE
+        return path.read_text().strip() if path.exists() else None
+
+    def _stale_sample(self):
+        return self.sample_version() != self.built_sample_version()
+
+    def is_prepared(self):
+        """Prepared, and for ``sample`` made by today's generator."""
+        return super().is_prepared() and not self._stale_sample()
+
+    def download_and_prepare(self, *, download_config=None, **kwargs):
+        if self.data_path.exists() and self._stale_sample():
+            print(
+                f"meld/{self.builder_config.name} in {self.data_path} was built from sample "
+                f"version {self.built_sample_version()}; the generator now makes version "
+                f"{self.sample_version()}: rebuilding.", flush=True,
+            )
+            download_config = dataclasses.replace(
+                download_config or tfds.download.DownloadConfig(),
+                download_mode=tfds.download.GenerateMode.REUSE_CACHE_IF_EXISTS,
+            )
+        super().download_and_prepare(download_config=download_config, **kwargs)
+
     def _download_and_prepare(self, dl_manager, download_config=None):
-        self._report = BuildReport(self.builder_config.name)
+        self._report = BuildReport(self.builder_config.name, self.sample_version())
         self._use_beam = download_config is not None and (
             download_config.beam_options is not None or download_config.beam_runner is not None
         )
         super()._download_and_prepare(dl_manager, download_config)
+        if self.sample_version():
+            (self.data_path / SAMPLE_VERSION_FILE).write_text(self.sample_version())
         print(self._report.format(), flush=True)
 
     def _process_pipeline_result(self, pipeline_result):
@@ -123,8 +167,11 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     def _split_generators(self, dl_manager):
         config = self.builder_config
         work_dir = dl_manager.download_dir / "meld_tf"
-        if config.name == "sample":
-            files = meld_files.find_files(meld_files.prepare_sample(work_dir / "sample"))
+        if config.generated:
+            root = meld_files.prepare_sample(
+                work_dir / config.name, config.sample_dialogues, config.sample_seed
+            )
+            files = meld_files.find_files(root)
         elif config.name == "text" and _manual_dir(dl_manager) is None:
             urls = {s: meld_files.CSV_URL.format(name=meld_files.CSV_NAMES[s])
                     for s in meld_files.SPLITS}
@@ -134,7 +181,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                 dl_manager.manual_dir, work_dir, with_media=config.with_media
             )
         if not hasattr(self, "_report"):  # _download_and_prepare was bypassed
-            self._report = BuildReport(config.name)
+            self._report = BuildReport(config.name, self.sample_version())
         return {
             TFDS_SPLITS[split]: self._generate_examples(
                 split, files.csvs[split], files.clip_dirs.get(split)
@@ -174,13 +221,29 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                 report.add_row(name, key)
                 yield key, _text_features(row)
             return
-        results = media.decode_clips(paths, config.media)
+        results = progress_bar(media.decode_clips(paths, config.media), total=len(paths),
+                               desc=f"Decoding {name} clips", unit="clip")
         for key, row, clip in zip(keys, rows, results):
             report.add_row(name, key)
             report.add_clip(name, key, clip)
             if clip.reason:
                 logger.warning("%s: %s", key, clip.reason)
             yield key, meld_beam.example_of(_text_features(row), clip)
+
+
+def sample_config(num_dialogues, seed=0):
+    """The ``sample`` config at another size or seed, named ``sample_{num_dialogues}d_s{seed}``.
+
+    For example ``tfds.builder("meld", config=sample_config(120))`` builds a sample three
+    times the default size (TFDS wants a custom config to have a name of its own).
+    """
+    base = Builder.builder_configs["sample"]
+    if (num_dialogues, seed) == (base.sample_dialogues, base.sample_seed):
+        return base
+    return dataclasses.replace(
+        base, name=f"sample_{num_dialogues}d_s{seed}", sample_dialogues=num_dialogues,
+        sample_seed=seed,
+    )
 
 
 def _manual_dir(dl_manager):

@@ -11,8 +11,9 @@ class BuildReport:
     clips that no CSV row refers to.
     """
 
-    def __init__(self, config_name):
+    def __init__(self, config_name, sample_version=None):
         self.config_name = config_name
+        self.sample_version = sample_version
         self.rows = collections.Counter()
         self.decoded = collections.Counter()  # both audio and video
         self.no_face = collections.Counter()
@@ -41,7 +42,8 @@ class BuildReport:
 
     def format(self):
         """The summary as text (one line per split, one per clip with a problem)."""
-        lines = [f"MELD build summary (config {self.config_name!r}):"]
+        version = f", sample version {self.sample_version}" if self.sample_version else ""
+        lines = [f"MELD build summary (config {self.config_name!r}{version}):"]
         for split, rows in self.rows.items():
             line = f"  {split}: {rows} examples"
             if self.config_name != "text":
