@@ -1,10 +1,40 @@
 """meld-tf: emotion and sentiment recognition in conversation on MELD, with Keras 3."""
 
+import contextlib
 import os
+import sys
 
-# Keep TensorFlow's C++ start-up chatter (CUDA probing on a CPU machine) out of the output;
-# a user who wants it sets TF_CPP_MIN_LOG_LEVEL themselves.
+
+@contextlib.contextmanager
+def _native_stderr_discarded():
+    """Discards what native code writes to the process's stderr (file descriptor 2).
+
+    TensorFlow's C++ start-up lines (CUDA probing on a machine without a GPU) are written
+    before ``TF_CPP_MIN_LOG_LEVEL`` applies, once per native library; a user cannot act on
+    them. Python errors still reach the user: they are raised, not written, in here.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no file descriptor 2 (some embedded interpreters)
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+# Keep TensorFlow's C++ start-up chatter out of the output; a user who wants it sets
+# TF_CPP_MIN_LOG_LEVEL=0 themselves.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if os.environ["TF_CPP_MIN_LOG_LEVEL"] != "0" and "tensorflow" not in sys.modules:
+    with _native_stderr_discarded():
+        import tensorflow  # noqa: F401
 
 from meld_tf.labels import EMOTIONS, MODALITIES, SENTIMENTS  # noqa: E402
 from meld_tf.models import build_classifier  # noqa: E402  (also registers the custom layers)

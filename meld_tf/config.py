@@ -2,10 +2,16 @@
 
 Nothing inside a model builder has a hidden hyperparameter: every size, rate and choice
 is a field here, with a default, and the whole config round-trips through JSON.
+
+Every field is declared with `option`: its default, the help of its command-line flag and
+its valid values (choices, bounds). `check_fields` checks them in ``__post_init__``, so a
+config from the command line, from JSON or from the tuner gets the same one-line errors,
+and ``meld_tf.train`` generates its flags from the same metadata.
 """
 
 import dataclasses
 import json
+import operator
 
 from meld_tf.labels import MODALITIES
 
@@ -19,11 +25,74 @@ VIDEO_SOURCES = ("face_frames", "frames")
 VIDEO_TEMPORAL = ("mean", "lstm")
 FUSIONS = ("attention", "concat", "late")
 
+# Bounds a field's metadata may set: key -> (test, words).
+BOUNDS = {
+    "min": (operator.ge, "at least"),
+    "above": (operator.gt, "more than"),
+    "max": (operator.le, "at most"),
+    "below": (operator.lt, "less than"),
+}
+KINDS = {int: "a whole number", float: "a number", str: "a string", bool: "true or false"}
 
-def _check_choice(name, value, choices):
-    if value not in choices:
-        valid = ", ".join(map(repr, choices))
-        raise ValueError(f"Unknown {name} {value!r}; valid choices: {valid}.")
+
+def option(default, help, **metadata):  # noqa: A002  (the argparse word)
+    """A config field: ``dataclasses.field`` with its flag's metadata.
+
+    Args:
+        default: the field's default.
+        help: the help of its command-line flag.
+        **metadata: optional ``flag`` (default ``--field-name``), ``choices``, bounds
+            (``min``/``max`` inclusive, ``above``/``below`` exclusive; for a tuple they
+            hold for every item), ``nargs`` and ``of`` (a tuple's length and item type),
+            ``negated`` (a bool flag that sets the field to False, e.g. ``--freeze-text``),
+            ``metavar``.
+    """
+    return dataclasses.field(default=default, metadata={"help": help, **metadata})
+
+
+def flag_of(field):
+    """The command-line flag of a config field."""
+    return field.metadata.get("flag") or "--" + field.name.replace("_", "-")
+
+
+def _kind_ok(kind, value):
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+def check_field(field, value):
+    """Raises a one-line ValueError naming the field and its flag if ``value`` is invalid."""
+    meta = field.metadata
+    where = f"{field.name} {value!r} ({flag_of(field)})"
+    is_tuple = field.type is tuple
+    kind = meta.get("of", str) if is_tuple else field.type
+    nargs = meta.get("nargs", "+")
+    valid = ", ".join(map(repr, meta.get("choices", ())))
+    if is_tuple and isinstance(nargs, int) and len(value) != nargs:
+        raise ValueError(f"{where} must hold {nargs} values.")
+    if is_tuple and not value:
+        raise ValueError(f"{where} is empty; give one or more{' of ' + valid if valid else ''}.")
+    for item in value if is_tuple else (value,):
+        if kind in KINDS and not _kind_ok(kind, item):
+            raise ValueError(f"{where} must be {KINDS[kind]}{' each' if is_tuple else ''}.")
+        if "choices" in meta and item not in meta["choices"]:
+            raise ValueError(
+                f"Unknown {field.name} {item!r} ({flag_of(field)}); valid choices: {valid}."
+            )
+        bounds = {key: meta[key] for key in BOUNDS if key in meta}
+        if not all(BOUNDS[key][0](item, bound) for key, bound in bounds.items()):
+            words = " and ".join(f"{BOUNDS[key][1]} {bound}" for key, bound in bounds.items())
+            raise ValueError(f"{where} must be {words}{' each' if is_tuple else ''}.")
+
+
+def check_fields(config):
+    """`check_field` for every field of ``config`` that carries flag metadata."""
+    for field in dataclasses.fields(config):
+        if "help" in field.metadata:
+            check_field(field, getattr(config, field.name))
 
 
 class JsonConfig:
@@ -87,66 +156,73 @@ class ModelConfig(JsonConfig):
         modality_dropout: at training time, probability of hiding each present modality.
     """
 
-    modalities: tuple = ("text", "audio")
+    modalities: tuple = option(
+        ("text", "audio"), "modalities to use: text, audio, video", choices=MODALITIES,
+        metavar="MODALITY",
+    )
     # Text.
-    text_encoder: str = "bert"
-    text_preset: str = "minilm_l6"
-    text_pooling: str = "mean"
-    text_trainable: bool = True
-    text_max_length: int = 64
-    text_vocab_size: int = 20000
-    text_embedding_dim: int = 128
-    text_lstm_units: int = 64
+    text_encoder: str = option("bert", "text encoder", choices=TEXT_ENCODERS)
+    text_preset: str = option(
+        "minilm_l6",
+        "bert weights: minilm_l6 (pretrained), bert_tiny (small, random) or a local folder",
+    )
+    text_pooling: str = option("mean", "bert token pooling", choices=TEXT_POOLINGS)
+    text_trainable: bool = option(
+        True, "freeze the BERT encoder (train only the rest)", flag="--freeze-text", negated=True
+    )
+    text_max_length: int = option(64, "tokens per example, context included", min=4)
+    text_vocab_size: int = option(20000, "bilstm vocabulary size", min=3)
+    text_embedding_dim: int = option(128, "bilstm embedding size", min=1)
+    text_lstm_units: int = option(64, "bilstm LSTM units", min=1)
     # Audio.
-    audio_features: str = "logmel"
-    sample_rate: int = 16000
-    audio_seconds: float = 4.0
-    num_mel_bins: int = 64
-    num_mfcc: int = 20
-    audio_conv_filters: tuple = (64, 128)
-    audio_pooling: str = "stats"
-    audio_lstm_units: int = 64
+    audio_features: str = option("logmel", "audio features", choices=AUDIO_FEATURES)
+    sample_rate: int = option(16000, "audio sample rate in Hz", min=1000)
+    audio_seconds: float = option(4.0, "seconds of audio given to the model", min=0.1)
+    num_mel_bins: int = option(64, "mel bins of the audio features", min=1)
+    num_mfcc: int = option(20, "MFCCs per frame (--audio-features mfcc)", min=1)
+    audio_conv_filters: tuple = option(
+        (64, 128), "filters of each Conv1D block of the audio encoder", of=int, min=1
+    )
+    audio_pooling: str = option(
+        "stats", "audio summary over time: stats (mean, std) or lstm", choices=AUDIO_POOLINGS
+    )
+    audio_lstm_units: int = option(64, "audio LSTM units (--audio-pooling lstm)", min=1)
     # Video.
-    video_encoder: str = "resnet18"
-    video_source: str = "face_frames"
-    video_preset: str = ""
-    num_frames: int = 8
-    frame_size: int = 112
-    video_width: int = 64
-    video_temporal: str = "mean"
+    video_encoder: str = option("resnet18", "video encoder", choices=VIDEO_ENCODERS)
+    video_source: str = option("face_frames", "video frames", choices=VIDEO_SOURCES)
+    video_preset: str = option("", "local folder of a KerasHub ResNet18 preset")
+    num_frames: int = option(8, "video frames per clip", min=1)
+    frame_size: int = option(112, "side of the square video frames, in pixels", min=8)
+    video_width: int = option(64, "base width of the video CNN", min=1)
+    video_temporal: str = option(
+        "mean", "video summary over frames: mean or lstm", choices=VIDEO_TEMPORAL
+    )
     # Fusion and heads.
-    latent_dim: int = 128
-    hidden_dim: int = 128
-    dropout: float = 0.3
-    fusion: str = "attention"
-    modality_dropout: float = 0.0
+    latent_dim: int = option(128, "size of each encoder's output", min=1)
+    hidden_dim: int = option(128, "size of the layer before the heads", min=1)
+    dropout: float = option(0.3, "dropout before the heads", min=0, below=1)
+    fusion: str = option("attention", "fusion of the modalities", choices=FUSIONS)
+    modality_dropout: float = option(
+        0.0, "training-time probability of hiding each present modality", min=0, below=1
+    )
 
     def __post_init__(self):
         # Lists from JSON or argparse become tuples, so the config stays hashable.
-        object.__setattr__(self, "modalities", tuple(self.modalities))
-        object.__setattr__(self, "audio_conv_filters", tuple(self.audio_conv_filters))
-        if not self.modalities:
-            raise ValueError(f"modalities is empty; choose one or more of {MODALITIES}.")
-        for modality in self.modalities:
-            _check_choice("modality", modality, MODALITIES)
+        for name in ("modalities", "audio_conv_filters"):
+            value = getattr(self, name)
+            object.__setattr__(self, name, tuple(value) if isinstance(value, list) else value)
+        check_fields(self)
         if len(set(self.modalities)) != len(self.modalities):
-            raise ValueError(f"modalities {self.modalities} lists a modality twice.")
+            raise ValueError(f"modalities {self.modalities} (--modalities) lists one twice.")
         # Keep the canonical order so that the same set always builds the same model.
         object.__setattr__(
             self, "modalities", tuple(m for m in MODALITIES if m in self.modalities)
         )
-        _check_choice("text_encoder", self.text_encoder, TEXT_ENCODERS)
-        _check_choice("text_pooling", self.text_pooling, TEXT_POOLINGS)
-        _check_choice("audio_features", self.audio_features, AUDIO_FEATURES)
-        _check_choice("audio_pooling", self.audio_pooling, AUDIO_POOLINGS)
-        _check_choice("video_encoder", self.video_encoder, VIDEO_ENCODERS)
-        _check_choice("video_source", self.video_source, VIDEO_SOURCES)
-        _check_choice("video_temporal", self.video_temporal, VIDEO_TEMPORAL)
-        _check_choice("fusion", self.fusion, FUSIONS)
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout {self.dropout} must be in [0, 1).")
-        if not 0.0 <= self.modality_dropout < 1.0:
-            raise ValueError(f"modality_dropout {self.modality_dropout} must be in [0, 1).")
+        if self.audio_features == "mfcc" and self.num_mfcc > self.num_mel_bins:
+            raise ValueError(
+                f"num_mfcc {self.num_mfcc} (--num-mfcc) must be at most num_mel_bins "
+                f"{self.num_mel_bins} (--num-mel-bins)."
+            )
 
     @property
     def audio_feature_dim(self):

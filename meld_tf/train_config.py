@@ -3,17 +3,20 @@
 ``TrainConfig`` nests the model's ``ModelConfig`` and adds everything about the data and
 the optimisation. It is built from the command line or from JSON, passed down to every
 part of training, and written to ``config.json`` in the run folder, so that
-``python -m meld_tf.train --config runs/<run>/config.json`` replays the run exactly.
+``python -m meld_tf.train --config runs/<run>/config.json`` replays the run exactly: the
+run writes the data it resolved (``dataset``, ``dataset_version``, ``data_dir``), never
+``"auto"``. Every field has a flag of ``meld_tf.train`` (`meld_tf.config.option`).
 """
 
 import dataclasses
 import json
 
-from meld_tf.config import JsonConfig, ModelConfig
+from meld_tf.config import JsonConfig, ModelConfig, check_fields, option
 
 DATASETS = ("auto", "full", "text", "sample")
 CLASS_WEIGHTS = ("none", "balanced")
 STRATEGIES = ("auto", "mirrored", "multi_worker", "tpu")  # see meld_tf.distribute
+MAX_SEED = 2**32 - 1  # NumPy's largest seed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,6 +27,9 @@ class TrainConfig(JsonConfig):
         model: the ``ModelConfig`` of the classifier.
         dataset: ``"auto"`` (prepared ``full`` MELD if found, else ``text`` for text-only
             runs, else the built-in ``sample``), ``"full"``, ``"text"`` or ``"sample"``.
+        dataset_version: version of the TFDS dataset ``meld/<dataset>``; empty for the
+            builder's current one. A run records the version it used, and a replay or a
+            resume refuses another.
         data_dir: TFDS data folder; empty for the default of ``meld_tf.data``.
         manual_dir: folder of the MELD archive or CSVs, for preparing ``full``/``text``.
         context: previous utterances of the dialogue given to the text encoder.
@@ -54,74 +60,79 @@ class TrainConfig(JsonConfig):
             Off: every batch is padded to ``model.text_max_length``.
         cache: where the preprocessed examples are cached: empty for memory, else a
             file prefix for ``tf.data.Dataset.cache``.
-        seed: seed of weights, dropout and shuffles; one seed makes a run repeatable.
+        seed: seed of weights, dropout and shuffles; one seed makes a run repeatable
+            (the training order of epoch ``e`` is a function of ``(seed, e)``).
         out: run folder; empty for ``runs/<timestamp>-<modalities>``.
     """
 
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     # Data.
-    dataset: str = "auto"
-    data_dir: str = ""
-    manual_dir: str = ""
-    context: int = 0
-    max_examples: int = 0
+    dataset: str = option(
+        "auto", "auto: prepared MELD if found, else the built-in sample", choices=DATASETS
+    )
+    dataset_version: str = option(
+        "", "TFDS version of meld/<dataset> (a run records the one it used)"
+    )
+    data_dir: str = option("", "TFDS data folder (default: meld_tf's data folder)")
+    manual_dir: str = option("", "folder of the MELD archive/CSVs, to prepare full/text")
+    context: int = option(
+        0, "previous utterances of the dialogue given to the text encoder ('Speaker: text')",
+        min=0,
+    )  # fmt: skip
+    max_examples: int = option(0, "use only the first N examples of each split (0: all)", min=0)
     # Optimisation.
-    epochs: int = 10
-    batch_size: int = 16
-    learning_rate: float = 1e-4
-    weight_decay: float = 0.01
-    label_smoothing: float = 0.1
-    loss_weights: tuple = (1.0, 0.5)
-    class_weights: str = "none"
-    early_stopping_patience: int = 2
-    lr_patience: int = 1
-    lr_factor: float = 0.5
-    min_learning_rate: float = 1e-7
-    mixed_precision: bool = False
-    strategy: str = "auto"
+    epochs: int = option(10, "maximum epochs (early stopping may end sooner)", min=1)
+    batch_size: int = option(16, "examples per batch (16-32 is usual)", min=1)
+    learning_rate: float = option(1e-4, "initial AdamW learning rate", flag="--lr", above=0)
+    weight_decay: float = option(0.01, "AdamW weight decay", min=0)
+    label_smoothing: float = option(0.1, "label smoothing of both losses", min=0, below=1)
+    loss_weights: tuple = option(
+        (1.0, 0.5), "weights of the two losses", of=float, nargs=2, min=0,
+        metavar=("EMOTION", "SENTIMENT"),
+    )  # fmt: skip
+    class_weights: str = option("none", "emotion loss weights per class", choices=CLASS_WEIGHTS)
+    early_stopping_patience: int = option(
+        2, "epochs without better validation loss before stopping", flag="--patience", min=0
+    )
+    lr_patience: int = option(
+        1, "epochs without better validation loss before the learning rate is reduced", min=0
+    )
+    lr_factor: float = option(0.5, "factor of each learning-rate reduction", above=0, below=1)
+    min_learning_rate: float = option(1e-7, "floor of the learning-rate reductions", min=0)
+    mixed_precision: bool = option(
+        False, "compute in float16 on GPUs, bfloat16 on CPUs (faster with AMX) and TPUs"
+    )
+    strategy: str = option(
+        "auto",
+        "tf.distribute strategy: auto (one device, mirrored if >1 GPU), mirrored (local "
+        "GPUs), multi_worker (machines of TF_CONFIG), tpu; --batch-size is the global batch",
+        choices=STRATEGIES,
+    )
     # Pipeline and run.
-    shuffle_buffer: int = 10000
-    bucket_by_length: bool = False
-    cache: str = ""
-    seed: int = 42
-    out: str = ""
+    shuffle_buffer: int = option(10000, "size of the training shuffle buffer", min=1)
+    bucket_by_length: bool = option(
+        False, "batch texts of similar length together and trim their padding (faster)"
+    )
+    cache: str = option("", "file prefix to cache preprocessed data (default: memory)")
+    seed: int = option(42, "random seed; the same seed repeats a run", min=0, max=MAX_SEED)
+    out: str = option("", "run folder (default: runs/<timestamp>-<modalities>)")
 
     def __post_init__(self):
         if isinstance(self.model, dict):
             object.__setattr__(self, "model", ModelConfig.from_dict(self.model))
+        if isinstance(self.loss_weights, list):
+            object.__setattr__(self, "loss_weights", tuple(self.loss_weights))
+        check_fields(self)
         object.__setattr__(self, "loss_weights", tuple(float(w) for w in self.loss_weights))
-        if self.dataset not in DATASETS:
-            raise ValueError(f"Unknown dataset {self.dataset!r}; valid choices: {DATASETS}.")
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"Unknown strategy {self.strategy!r}; valid choices: {STRATEGIES}.")
-        if self.class_weights not in CLASS_WEIGHTS:
-            raise ValueError(
-                f"Unknown class_weights {self.class_weights!r}; valid choices: {CLASS_WEIGHTS}."
-            )
-        if len(self.loss_weights) != 2 or min(self.loss_weights) < 0:
-            raise ValueError(
-                f"loss_weights {self.loss_weights} must be two non-negative numbers "
-                "(emotion, sentiment)."
-            )
         if sum(self.loss_weights) == 0:
-            raise ValueError("loss_weights are both 0; give at least one head a weight.")
-        positive = {
-            "epochs": self.epochs,
-            "batch_size": self.batch_size,
-            "learning_rate": self.learning_rate,
-            "shuffle_buffer": self.shuffle_buffer,
-        }
-        for name, value in positive.items():
-            if value <= 0:
-                raise ValueError(f"{name} {value} must be positive.")
-        if self.max_examples < 0:
-            raise ValueError(f"max_examples {self.max_examples} must be 0 (all) or more.")
-        if self.context < 0:
-            raise ValueError(f"context {self.context} must be 0 or more utterances.")
-        if not 0.0 <= self.label_smoothing < 1.0:
-            raise ValueError(f"label_smoothing {self.label_smoothing} must be in [0, 1).")
-        if not 0.0 < self.lr_factor < 1.0:
-            raise ValueError(f"lr_factor {self.lr_factor} must be in (0, 1).")
+            raise ValueError(
+                "loss_weights (0.0, 0.0) (--loss-weights) are both 0; give a head a weight."
+            )
+        if self.min_learning_rate > self.learning_rate:
+            raise ValueError(
+                f"min_learning_rate {self.min_learning_rate} (--min-learning-rate) must be at "
+                f"most the learning rate {self.learning_rate} (--lr)."
+            )
 
     def replace(self, **changes):
         """Returns a copy with ``changes``; keys of ``ModelConfig`` go to ``model``."""

@@ -172,8 +172,8 @@ def test_replay_config_and_finished_folder_refused(run_dir, tmp_path, capsys):
     "argv, message",
     [
         (["--modalities", "smell"], "invalid choice: 'smell'"),
-        (["--dropout", "2"], "dropout 2.0 must be in [0, 1)"),
-        (["--batch-size", "0"], "batch_size 0 must be positive"),
+        (["--dropout", "2"], "dropout 2.0 (--dropout) must be at least 0 and less than 1"),
+        (["--batch-size", "0"], "batch_size 0 (--batch-size) must be at least 1"),
         (["--loss-weights", "1"], "expected 2 arguments"),
         (["--dataset", "text", "--modalities", "audio"], "text only"),
         (["--config", "/no/such/config.json"], "Cannot read the run config"),

@@ -1,0 +1,104 @@
+"""The training CLI's flags and the configs' checks (no data, no model)."""
+
+import dataclasses
+import json
+import subprocess
+import sys
+
+import pytest
+
+from meld_tf import train
+from meld_tf.config import ModelConfig, flag_of
+from meld_tf.train_config import TrainConfig
+
+
+def parse(*argv):
+    return train.config_from_args(train.build_parser().parse_args(list(argv)))
+
+
+def test_every_config_field_has_a_flag():
+    parser = train.build_parser()
+    flags = {option for action in parser._actions for option in action.option_strings}
+    fields = [f for c in (ModelConfig, TrainConfig) for f in dataclasses.fields(c)]
+    missing = [f.name for f in fields if f.name != "model" and flag_of(f) not in flags]
+    assert not missing
+    config = parse(
+        "--text-pooling", "cls", "--audio-pooling", "lstm", "--video-temporal", "lstm",
+        "--max-examples", "7", "--lr-patience", "3", "--lr-factor", "0.2",
+        "--min-learning-rate", "1e-6", "--shuffle-buffer", "99", "--audio-conv-filters", "4", "8",
+        "--loss-weights", "1", "0",
+    )  # fmt: skip
+    assert (config.model.text_pooling, config.model.audio_pooling) == ("cls", "lstm")
+    assert config.model.video_temporal == "lstm" and config.model.audio_conv_filters == (4, 8)
+    assert (config.max_examples, config.lr_patience, config.lr_factor) == (7, 3, 0.2)
+    assert (config.min_learning_rate, config.shuffle_buffer) == (1e-6, 99)
+    assert config.loss_weights == (1.0, 0.0)
+
+
+def test_switches_turn_off_over_a_config(tmp_path):
+    path = tmp_path / "config.json"
+    TrainConfig(mixed_precision=True, bucket_by_length=True).replace(text_trainable=False).save(
+        path
+    )
+    on = parse("--config", str(path))
+    assert on.mixed_precision and on.bucket_by_length and not on.model.text_trainable
+    off = parse("--config", str(path), "--no-mixed-precision", "--no-bucket-by-length",
+                "--no-freeze-text")  # fmt: skip
+    assert not off.mixed_precision and not off.bucket_by_length and off.model.text_trainable
+    assert not parse("--freeze-text").model.text_trainable
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--text-max-length", "0"], "text_max_length 0 (--text-max-length) must be at least"),
+        (["--num-frames", "0"], "num_frames 0 (--num-frames) must be at least 1"),
+        (["--frame-size", "-3"], "frame_size -3 (--frame-size) must be at least"),
+        (["--patience", "-1"], "early_stopping_patience -1 (--patience) must be at least 0"),
+        (["--weight-decay", "-1"], "weight_decay -1.0 (--weight-decay) must be at least 0"),
+        (["--audio-seconds", "0"], "audio_seconds 0.0 (--audio-seconds) must be at least"),
+        (["--hidden-dim", "0"], "hidden_dim 0 (--hidden-dim) must be at least 1"),
+        (["--lr-factor", "1"], "lr_factor 1.0 (--lr-factor) must be more than 0 and less than 1"),
+        (["--seed", "-1"], "seed -1 (--seed) must be at least 0"),
+        (["--audio-conv-filters", "4", "0"], "(--audio-conv-filters) must be at least 1 each"),
+        (["--loss-weights", "0", "0"], "are both 0"),
+        (["--modalities", "text", "text"], "lists one twice"),
+        (["--audio-features", "mfcc", "--num-mfcc", "80"], "must be at most num_mel_bins"),
+    ],
+)
+def test_bad_numbers_are_one_line_errors_before_any_data(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train.main(argv)
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert message in error and error.count("\n") == 1, error
+
+
+def test_json_configs_get_the_same_checks(tmp_path):
+    with pytest.raises(ValueError, match=r"num_frames 0 \(--num-frames\) must be at least 1"):
+        TrainConfig.from_dict({"model": {"num_frames": 0}})
+    with pytest.raises(ValueError, match=r"epochs '3' \(--epochs\) must be a whole number"):
+        TrainConfig.from_dict({"epochs": "3"})
+    with pytest.raises(ValueError, match="Unknown fusion 'sum'"):
+        ModelConfig(fusion="sum")
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"model": {"hidden_dim": 0}}), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "meld_tf.train", "--config", str(path)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == [
+        "python -m meld_tf.train: error: hidden_dim 0 (--hidden-dim) must be at least 1. "
+        "(--help lists the flags)"
+    ]
+
+
+def test_help_is_clean(monkeypatch):
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "meld_tf.train", "--help"], capture_output=True, text=True,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0 and "--no-mixed-precision" in done.stdout
+    assert done.stderr == ""  # No TensorFlow start-up lines.
