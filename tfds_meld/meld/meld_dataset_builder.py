@@ -76,11 +76,12 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     ]
     MANUAL_DOWNLOAD_INSTRUCTIONS = f"""
     `text`: give a folder holding train_sent_emo.csv, dev_sent_emo.csv and
-    test_sent_emo.csv (or MELD.Raw.tar.gz) with --manual_dir; without one the CSVs are
-    downloaded from the MELD GitHub repository.
+    test_sent_emo.csv, or MELD.Raw.tar.gz (the CSVs are read out of it), with --manual_dir;
+    without one the CSVs are downloaded from the MELD GitHub repository.
     `full`: download MELD.Raw.tar.gz (about 10 GB) from
     {meld_files.ARCHIVE_URL}
-    and give the folder that holds it (or its unpacked MELD.Raw folder) with --manual_dir.
+    and give the folder that holds it (or its unpacked, even half-unpacked, MELD.Raw
+    folder) with --manual_dir.
     `sample`: nothing to download.
     """
 

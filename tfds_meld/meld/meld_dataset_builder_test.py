@@ -6,6 +6,8 @@ Archive handling itself (layouts, safety, reuse) is tested in `meld_files_test`.
 import csv
 import pathlib
 import shutil
+import subprocess
+import sys
 import tempfile
 
 import numpy as np
@@ -146,3 +148,23 @@ def test_changed_generator_rebuilds_sample(tmp_path, capsys, monkeypatch):
     assert second.is_prepared() and second.built_sample_version() == "bbbbbbbbbbbb"
     tree = data_dir / "downloads" / "meld_tf" / SMALL_SAMPLE.name
     assert (tree / meld_files._DONE).read_text() == "bbbbbbbbbbbb"
+
+
+def test_tfds_build_cli_from_real_archive(small_root, raw_archive, tmp_path):
+    """What a user types: `tfds build tfds_meld/meld --config full|text --manual_dir DIR`
+    with only MELD.Raw.tar.gz in DIR; every CSV row is kept and the summary printed."""
+    tfds_cli = pathlib.Path(sys.executable).parent / "tfds"
+    rows = _csv_rows(small_root)
+    for config in ("text", "full"):
+        done = subprocess.run(
+            [str(tfds_cli), "build", str(pathlib.Path(__file__).parent), "--config", config,
+             "--manual_dir", str(raw_archive.parent), "--data_dir", str(tmp_path / "data")],
+            capture_output=True, text=True, cwd=tmp_path, timeout=600,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert f"MELD build summary (config '{config}')" in done.stdout
+        builder = meld_dataset_builder.Builder(config=config, data_dir=str(tmp_path / "data"))
+        assert _num_examples(builder) == {TFDS_SPLITS[s]: len(r) for s, r in rows.items()}
+    clip_faults = ("missing_clip", "truncated_clip", "long_clip", "no_audio")
+    num_faults = sum(len(SAMPLE_FAULTS[fault]) for fault in clip_faults)
+    assert f"{num_faults} examples kept with their text" in done.stdout
