@@ -13,9 +13,7 @@ in a fresh data folder (unpacking included). The sample's clips are small (160 x
 """
 
 import argparse
-import os
 import pathlib
-import platform
 import shutil
 import subprocess
 import sys
@@ -25,24 +23,10 @@ import time
 REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from meld_text import machine  # noqa: E402  (bench/ is on the path of a bench script)
+
 from meld_tf.data.sample_archive import write_raw_archive  # noqa: E402
 from tfds_meld.meld import meld_files  # noqa: E402
-
-
-def machine():
-    """CPU model, cores and vector extensions, from /proc/cpuinfo."""
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-    except OSError:
-        pass
-    extensions = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
-    return f"{model}, {os.cpu_count()} cores, {'/'.join(extensions) or 'no AVX'}"
 
 
 def build_parser():
