@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import tensorflow as tf
 from helpers import run_layer_test
 
 from meld_tf.models import AttentionFusion
@@ -46,6 +47,29 @@ def test_all_absent_gives_zeros():
     fused, weights = AttentionFusion(units=4)([_latents(), np.zeros((3, 3), "float32")])
     assert np.all(np.asarray(fused) == 0.0)
     assert np.all(np.asarray(weights) == 0.0)
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16", "mixed_float16"])
+def test_all_absent_gives_exact_zeros_in_every_precision(policy):
+    """Zeros, not NaN, for an all-absent example, and the float32 weights elsewhere."""
+    mask = np.array([[0, 0, 0], [1, 0, 1], [1, 1, 1]], "float32")
+    reference = AttentionFusion(units=4)
+    reference_fused, reference_weights = reference([_latents(), mask])
+    fusion = AttentionFusion(units=4, dtype=policy)
+    fusion.build([[(3, 4)] * 3, (3, 3)])
+    fusion.set_weights(reference.get_weights())
+    with tf.GradientTape() as tape:
+        latents = [tf.constant(x) for x in _latents()]
+        tape.watch(latents)
+        fused, weights = fusion([latents, mask])
+        loss = tf.reduce_sum(tf.cast(fused, "float32") ** 2)
+    fused, weights = np.asarray(fused, "float32"), np.asarray(weights, "float32")
+    assert np.all(fused[0] == 0.0) and np.all(weights[0] == 0.0)
+    tolerance = 1e-6 if policy == "float32" else 2e-2
+    np.testing.assert_allclose(weights[1:], np.asarray(reference_weights)[1:], atol=tolerance)
+    np.testing.assert_allclose(fused, np.asarray(reference_fused), atol=5 * tolerance)
+    gradients = tape.gradient(loss, latents + fusion.trainable_weights)
+    assert all(np.isfinite(np.asarray(g, "float32")).all() for g in gradients)
 
 
 def test_one_modality_gets_all_the_weight():

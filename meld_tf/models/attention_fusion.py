@@ -53,14 +53,15 @@ class AttentionFusion(keras.layers.Layer):
         stacked = ops.stack(latents, axis=1) * mask[:, :, None]  # (B, M, D)
         hidden = ops.tanh(ops.matmul(stacked, self.kernel) + self.bias)
         scores = ops.sum(hidden * self.score_vector, axis=-1)  # (B, M)
-        # Masked softmax: shift by the max over present modalities, zero the absent ones.
+        # Masked softmax, with no constant that overflows or rounds to 0 in float16: shift
+        # by the max over present modalities (the row's min stands in for absent ones), zero
+        # the absent ones, and divide an all-absent row by 1 instead of by its zero total.
         present = mask > 0
-        very_negative = ops.full_like(scores, -1e9)
-        shifted = ops.where(present, scores, very_negative)
-        shifted = shifted - ops.max(shifted, axis=1, keepdims=True)
-        exp = ops.where(present, ops.exp(shifted), ops.zeros_like(scores))
+        floor = ops.min(scores, axis=1, keepdims=True)
+        shift = ops.max(ops.where(present, scores, floor), axis=1, keepdims=True)
+        exp = ops.where(present, ops.exp(scores - shift), ops.zeros_like(scores))
         total = ops.sum(exp, axis=1, keepdims=True)
-        weights = exp / ops.maximum(total, 1e-9)
+        weights = exp / ops.where(total > 0, total, ops.ones_like(total))
         fused = ops.sum(stacked * weights[:, :, None], axis=1)
         return fused, weights
 
