@@ -36,6 +36,7 @@ if os.environ["TF_CPP_MIN_LOG_LEVEL"] != "0" and "tensorflow" not in sys.modules
     with _native_stderr_discarded():
         import tensorflow  # noqa: F401
 
+from meld_tf import metrics  # noqa: E402, F401  (registers the metrics a saved run names)
 from meld_tf.labels import EMOTIONS, MODALITIES, SENTIMENTS  # noqa: E402
 from meld_tf.models import build_classifier  # noqa: E402  (also registers the custom layers)
 

@@ -122,3 +122,25 @@ def test_report_lists_every_class_and_the_averages():
     assert report.splitlines()[0] == "emotion"
     assert "weighted avg" in report and f"{WEIGHTED_F1:.4f}" in report
     assert f"{MACRO_F1:.4f}" in report
+
+
+def test_compiled_model_loads_after_import_meld_tf_alone(tmp_path):
+    """A model compiled with the head metrics (as every run's model.keras) loads in a fresh
+    process that has only done `import meld_tf`."""
+    import subprocess
+    import sys
+
+    import keras
+
+    from meld_tf.metrics import head_metrics
+
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(7, activation="softmax")(inputs))
+    model.compile(loss="categorical_crossentropy", metrics=head_metrics(7))
+    model.fit(np.ones((8, 4)), np.eye(7)[np.arange(8) % 7], verbose=0)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    code = f"import keras, meld_tf; keras.saving.load_model({str(path)!r}); print('loaded')"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0 and "loaded" in done.stdout, done.stderr[-2000:]
