@@ -10,8 +10,9 @@ def _native_stderr_discarded():
     """Discards what native code writes to the process's stderr (file descriptor 2).
 
     TensorFlow's C++ start-up lines (CUDA probing on a machine without a GPU) are written
-    before ``TF_CPP_MIN_LOG_LEVEL`` applies, once per native library; a user cannot act on
-    them. Python errors still reach the user: they are raised, not written, in here.
+    before ``TF_CPP_MIN_LOG_LEVEL`` applies, once per native library, or as errors when the
+    devices are first listed; a user cannot act on them. Python errors still reach the
+    user: they are raised, not written, in here.
     """
     try:
         sys.stderr.flush()
@@ -34,7 +35,9 @@ def _native_stderr_discarded():
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 if os.environ["TF_CPP_MIN_LOG_LEVEL"] != "0" and "tensorflow" not in sys.modules:
     with _native_stderr_discarded():
-        import tensorflow  # noqa: F401
+        import tensorflow
+
+        tensorflow.config.list_physical_devices()  # The device probe's lines, too.
 
 from meld_tf import metrics  # noqa: E402, F401  (registers the metrics a saved run names)
 from meld_tf.labels import EMOTIONS, MODALITIES, SENTIMENTS  # noqa: E402

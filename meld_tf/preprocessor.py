@@ -104,6 +104,29 @@ def trim_text(inputs):
     }
 
 
+def epoch_shuffle(data, buffer_size, seed, epoch=None):
+    """``data`` shuffled in an order that is a function of ``(seed, epoch)`` only.
+
+    Args:
+        data: a dataset of known cardinality (a ``preprocess``-ed split).
+        buffer_size: the shuffle buffer.
+        seed: the run's seed.
+        epoch: an int64 ``tf.Variable``, read each time the result is iterated; set it to
+            the epoch about to start (`meld_tf.callbacks.DataOrder`), so that a resumed
+            run sees the orders of an uninterrupted one. None: epoch 0's order every time.
+    """
+
+    def one_epoch(_):
+        number = tf.constant(0, tf.int64) if epoch is None else epoch.read_value()
+        order_seed = tf.random.stateless_uniform(
+            [], tf.stack([tf.constant(seed, tf.int64), number]), None, None, tf.int64
+        )
+        return data.shuffle(buffer_size, seed=order_seed, reshuffle_each_iteration=False)
+
+    shuffled = tf.data.Dataset.from_tensors(0).flat_map(one_epoch)
+    return shuffled.apply(tf.data.experimental.assert_cardinality(data.cardinality()))
+
+
 def balanced_class_weights(counts):
     """``N / (C * n_c)`` per class (scikit-learn's "balanced"); 0 for an absent class."""
     counts = np.asarray(counts, dtype=np.float64)
@@ -246,31 +269,35 @@ class MeldPreprocessor:
         data = data.cache(cache)
         total = int(data.cardinality()) if data.cardinality() >= 0 else None
         count = 0
-        for _ in tqdm(data, total=total, desc=f"Preprocessing {name}".strip(), unit=" examples"):
+        bar = tqdm(data, total=total, desc=f"Preprocessing {name}".strip(), unit=" examples",
+                   disable=None)  # No bar when stderr is not a terminal.  # fmt: skip
+        for _ in bar:
             count += 1  # Fills the cache.
         if count == 0:
             raise ValueError(f"The {name or 'given'} split holds no examples.")
         return data.apply(tf.data.experimental.assert_cardinality(count))
 
-    def batches(self, data, training=False):
+    def batches(self, data, training=False, epoch=None):
         """Batches of a ``preprocess``-ed split: ``(inputs, labels[, sample_weights])``.
 
-        Training batches are shuffled with the config's seed (a new order each epoch,
-        the same orders every run) and carry sample weights when class weights are set.
+        Training batches are shuffled in an order drawn for the config's seed and the
+        ``epoch`` variable (`epoch_shuffle`: a new order each epoch, the same orders every
+        run, resumed or not) and carry sample weights when class weights are set.
         With ``bucket_by_length`` every batch's text padding is trimmed (``finalize``),
         and each training batch holds texts of one length bucket (multiples of
         ``LENGTH_STEP`` tokens), so trimming saves the most; evaluation batches keep the
         split's order.
         """
         config = self.config
+        ordered = data
         if training:
-            data = data.shuffle(config.shuffle_buffer, seed=config.seed)
+            data = epoch_shuffle(data, config.shuffle_buffer, config.seed, epoch)
         if training and config.bucket_by_length and "text" in self.model_config.modalities:
             boundaries = list(range(LENGTH_STEP + 1, self.model_config.text_max_length + 1,
                                     LENGTH_STEP))
             # Every bucket ends with one partial batch: the batch count is known up front
             # (progress bars show it).
-            lengths = np.fromiter(data.map(text_length).as_numpy_iterator(), np.int64)
+            lengths = np.fromiter(ordered.map(text_length).as_numpy_iterator(), np.int64)
             sizes = np.bincount(np.searchsorted(boundaries, lengths, side="right"))
             num_batches = int(np.sum(-(-sizes // config.batch_size)))
             data = data.bucket_by_sequence_length(

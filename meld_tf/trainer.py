@@ -14,11 +14,11 @@ these pieces; there is no other training loop.
   ``metrics.json``, a classification report and plots.
 """
 
-import csv
 import datetime
 import glob
 import json
 import os
+import sys
 
 import keras
 import numpy as np
@@ -26,6 +26,14 @@ import tensorflow as tf
 
 from meld_tf import data as meld_data
 from meld_tf import distribute, plots
+from meld_tf.callbacks import (  # noqa: F401  (read_history: part of this module's API)
+    BACKUP_DIR,
+    BEST_WEIGHTS_FILE,
+    HISTORY_FILE,
+    make_callbacks,
+    read_history,
+)
+from meld_tf.data.prepare import meld_builder
 from meld_tf.labels import EMOTIONS, SENTIMENTS
 from meld_tf.metrics import classification_metrics, classification_report, head_metrics
 from meld_tf.models import build_classifier
@@ -40,11 +48,7 @@ CONFIG_FILE = "config.json"
 MODEL_FILE = "model.keras"
 METRICS_FILE = "metrics.json"
 REPORT_FILE = "classification_report.txt"
-HISTORY_FILE = "history.csv"
-BEST_WEIGHTS_FILE = "best.weights.h5"
-BACKUP_DIR = "backup"
 PREPROCESSOR_DIR = "preprocessor"
-LOGS_DIR = "logs"
 
 
 class RunError(ValueError):
@@ -70,8 +74,34 @@ def choose_dataset(config):
     )
 
 
-def load_splits(config, dataset):
-    """``{"train", "validation", "test"}`` examples of ``dataset`` (prepared if needed)."""
+def describe_data(config):
+    """``meld/sample 1.0.0 in /data``: the data of a resolved config."""
+    return f"meld/{config.dataset} {config.dataset_version} in {config.data_dir}"
+
+
+def resolve_data(config):
+    """``(config, reason)``: ``config`` with its data spelt out, as a run records it.
+
+    ``dataset`` (``auto`` resolved by `choose_dataset`), ``data_dir`` (absolute) and
+    ``dataset_version`` (the version the TFDS builder reads and writes). A replayed
+    config keeps its data; raises RunError if its version is not the builder's.
+    """
+    dataset, reason = choose_dataset(config)
+    data_dir = os.path.abspath(os.path.expanduser(config.data_dir or meld_data.default_data_dir()))
+    version = str(meld_builder(dataset, data_dir).version)
+    if config.dataset_version not in ("", version):
+        raise RunError(
+            f"The config asks for meld/{dataset} version {config.dataset_version}, but this "
+            f"meld_tf reads version {version}; replay it with the meld_tf it was made with."
+        )
+    resolved = config.replace(dataset=dataset, data_dir=data_dir, dataset_version=version)
+    return resolved, reason
+
+
+def load_splits(config, dataset=None):
+    """``{"train", "validation", "test"}`` examples of the config's dataset (or of
+    ``dataset``), prepared if needed."""
+    dataset = dataset or config.dataset
     if dataset == "text" and set(config.model.modalities) != {"text"}:
         raise RunError(
             f"Modalities {config.model.modalities} need clips, but dataset 'text' holds text "
@@ -98,15 +128,17 @@ def make_datasets(config, verbose=True):
     """Loads, preprocesses (once) and batches the three splits of the run's dataset.
 
     Returns:
-        ``(train, validation, test, info)``: batched ``tf.data.Dataset`` s (train shuffled,
-        with emotion sample weights if ``config.class_weights == "balanced"``), and
-        ``info``: ``{"dataset", "reason", "preprocessor", "num_examples",
-        "emotion_counts"}``.
+        ``(train, validation, test, info)``: batched ``tf.data.Dataset`` s (train shuffled
+        in the order of ``(config.seed, epoch)``, with emotion sample weights if
+        ``config.class_weights == "balanced"``), and ``info``: ``{"config"`` (resolved by
+        `resolve_data`), ``"reason", "preprocessor", "num_examples", "emotion_counts",
+        "epoch"}``; ``epoch`` is the variable that sets the training order's epoch
+        (`meld_tf.callbacks.DataOrder`).
     """
-    dataset, reason = choose_dataset(config)
+    config, reason = resolve_data(config)
     if verbose:
-        print(f"Dataset: {dataset} ({reason}).", flush=True)
-    splits = load_splits(config, dataset)
+        print(f"Dataset: {describe_data(config)} ({reason}).", flush=True)
+    splits = load_splits(config)
     preprocessor = MeldPreprocessor.from_config(config, media_of(splits["train"]))
     # Utterance metadata: for dialogue contexts (all splits), the bilstm vocabulary (train).
     rows = {name: None for name in SPLITS}
@@ -126,15 +158,17 @@ def make_datasets(config, verbose=True):
     if config.class_weights == "balanced":
         preprocessor.class_weights = balanced_class_weights(counts).tolist()
     info = {
-        "dataset": dataset,
+        "config": config,
+        "dataset": config.dataset,
         "reason": reason,
         "preprocessor": preprocessor,
         "num_examples": {name: len(prepared[name]) for name in SPLITS},
         "emotion_counts": dict(zip(EMOTIONS, counts.tolist())),
+        "epoch": tf.Variable(0, dtype=tf.int64, trainable=False, name="data_epoch"),
     }
     if verbose:
         print(f"Examples: {info['num_examples']}.", flush=True)
-    train = preprocessor.batches(prepared["train"], training=True)
+    train = preprocessor.batches(prepared["train"], training=True, epoch=info["epoch"])
     validation = preprocessor.batches(prepared["validation"])
     test = preprocessor.batches(prepared["test"])
     return train, validation, test, info
@@ -167,60 +201,6 @@ def compile_model(model, config):
         metrics={head: head_metrics(len(classes)) for head, classes in HEADS.items()},
     )
     return model
-
-
-# Callbacks.
-
-
-def best_logged_value(run_dir, key="val_loss"):
-    """The lowest ``key`` logged so far in the run's history (None if none)."""
-    rows = read_history(run_dir)
-    values = [float(row[key]) for row in rows if row.get(key)]
-    return min(values) if values else None
-
-
-def make_callbacks(config, run_dir):
-    """The callbacks of a run, in order.
-
-    * ``BackupAndRestore`` (``backup/``): an interrupted run resumes at its next epoch.
-    * ``ModelCheckpoint`` of the best weights by validation loss (``best.weights.h5``),
-      its threshold restored from the history when a run resumes; ``train`` loads them
-      at the end.
-    * ``EarlyStopping`` on validation loss, ``ReduceLROnPlateau``.
-    * ``CSVLogger`` (``history.csv``, appended on resume) and ``TensorBoard`` (``logs/``).
-    """
-    return [
-        keras.callbacks.BackupAndRestore(os.path.join(run_dir, BACKUP_DIR)),
-        keras.callbacks.ModelCheckpoint(
-            os.path.join(run_dir, BEST_WEIGHTS_FILE),
-            monitor="val_loss",
-            save_best_only=True,
-            save_weights_only=True,
-            initial_value_threshold=best_logged_value(run_dir),
-        ),
-        keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=config.early_stopping_patience, verbose=1
-        ),
-        keras.callbacks.ReduceLROnPlateau(
-            monitor="val_loss",
-            factor=config.lr_factor,
-            patience=config.lr_patience,
-            min_lr=config.min_learning_rate,
-            verbose=1,
-        ),
-        keras.callbacks.CSVLogger(os.path.join(run_dir, HISTORY_FILE), append=True),
-        keras.callbacks.TensorBoard(os.path.join(run_dir, LOGS_DIR)),
-    ]
-
-
-def read_history(run_dir):
-    """Rows of ``history.csv`` (one per epoch; a re-run epoch keeps its last row)."""
-    path = os.path.join(run_dir, HISTORY_FILE)
-    if not os.path.isfile(path):
-        return []
-    with open(path, newline="", encoding="utf-8") as file:
-        rows = {int(row["epoch"]): row for row in csv.DictReader(file)}
-    return [rows[epoch] for epoch in sorted(rows)]
 
 
 # Evaluation.
@@ -272,33 +252,57 @@ def default_run_dir(config):
     return os.path.join(RUNS_ROOT, f"{stamp}-{'-'.join(config.model.modalities)}")
 
 
-def find_unfinished_run(config, root=RUNS_ROOT):
-    """The newest run folder under ``root`` with this config and a resumable backup."""
+def asks_for(request, saved):
+    """Whether a run's saved (resolved) config is what ``request`` asks for, the data
+    that ``request`` leaves to resolve (``auto``, no version, no folder) aside."""
+    unset = {
+        name: getattr(saved, name)
+        for name, empty in (("dataset", "auto"), ("dataset_version", ""), ("data_dir", ""))
+        if getattr(request, name) == empty
+    }
+    return request.replace(**unset) == saved
+
+
+def find_unfinished_run(request, root=RUNS_ROOT):
+    """The newest run folder under ``root`` that ``request`` asks for, with a backup."""
     for path in sorted(glob.glob(os.path.join(root, "*", CONFIG_FILE)), reverse=True):
         run_dir = os.path.dirname(path)
         if not os.path.isdir(os.path.join(run_dir, BACKUP_DIR)):
             continue
         try:
-            if TrainConfig.load(path) == config:
+            if asks_for(request, TrainConfig.load(path)):
                 return run_dir
         except ValueError:
             continue
     return None
 
 
-def resolve_run_dir(config):
-    """``(run folder, resuming)`` of a run; refuses a folder holding a finished run."""
-    run_dir = config.out or find_unfinished_run(config) or default_run_dir(config)
+def resolve_run_dir(request, config):
+    """``(run folder, resuming)`` of a run; refuses a folder holding a finished run, or an
+    unfinished run with another config or on other data.
+
+    Args:
+        request: the config as given (its dataset may be ``auto``).
+        config: the same, resolved by `resolve_data`.
+    """
+    run_dir = request.out or find_unfinished_run(request) or default_run_dir(config)
     if os.path.isfile(os.path.join(run_dir, MODEL_FILE)):
         raise RunError(
             f"Run folder {run_dir} already holds a finished run; choose another --out."
         )
-    if os.path.isfile(os.path.join(run_dir, CONFIG_FILE)):
-        saved = TrainConfig.load(os.path.join(run_dir, CONFIG_FILE))
+    config_path = os.path.join(run_dir, CONFIG_FILE)
+    if os.path.isfile(config_path):
+        saved = TrainConfig.load(config_path)
+        if asks_for(request, saved) and saved != config:
+            raise RunError(
+                f"Run folder {run_dir} holds an unfinished run on {describe_data(saved)}, but "
+                f"the data is now {describe_data(config)}; it will not resume on other data. "
+                f"Resume it with --config {config_path}, or choose another --out."
+            )
         if saved != config:
             raise RunError(
                 f"Run folder {run_dir} holds an unfinished run with another config; resume it "
-                f"with --config {os.path.join(run_dir, CONFIG_FILE)} or choose another --out."
+                f"with --config {config_path} or choose another --out."
             )
     resuming = os.path.isdir(os.path.join(run_dir, BACKUP_DIR))
     return run_dir, resuming
@@ -330,6 +334,7 @@ def write_results(run_dir, model, config, info, validation, test, history):
     best_epoch = min(range(len(history)), key=lambda i: float(history[i]["val_loss"]))
     results = {
         "dataset": info["dataset"],
+        "dataset_version": config.dataset_version,
         "num_examples": info["num_examples"],
         "epochs_run": len(history),
         "best_epoch": best_epoch + 1,
@@ -362,12 +367,16 @@ def train(config, callbacks=None, verbose=True):
     Args:
         config: a ``TrainConfig``.
         callbacks: extra Keras callbacks, after the run's own.
-        verbose: print the dataset choice, Keras progress bars and the final scores.
+        verbose: print the dataset choice, Keras progress (a bar on a terminal, else one
+            line per epoch) and the final scores.
     """
     strategy = distribute.make_strategy(config.strategy)
-    chief_dir, resuming = resolve_run_dir(config)
+    if config.data_dir:
+        config = config.replace(data_dir=os.path.abspath(os.path.expanduser(config.data_dir)))
+    chief_dir, resuming = resolve_run_dir(config, resolve_data(config)[0])
     keras.utils.set_random_seed(config.seed)
     train_data, validation_data, test_data, info = make_datasets(config, verbose)
+    config = info["config"]  # What config.json records: the data spelt out.
     train_data, validation_data = (
         distribute.shard_by_data(data, strategy) for data in (train_data, validation_data)
     )
@@ -390,9 +399,9 @@ def train(config, callbacks=None, verbose=True):
         train_data,
         validation_data=validation_data,
         epochs=config.epochs,
-        shuffle=False,  # The training dataset shuffles itself (seeded).
-        callbacks=make_callbacks(config, run_dir) + list(callbacks or []),
-        verbose=1 if verbose else 0,
+        shuffle=False,  # The training dataset shuffles itself, by (seed, epoch).
+        callbacks=make_callbacks(config, run_dir, info["epoch"]) + list(callbacks or []),
+        verbose=(1 if sys.stdout.isatty() else 2) if verbose else 0,
     )
     best_weights = os.path.join(run_dir, BEST_WEIGHTS_FILE)
     if os.path.isfile(best_weights):  # Absent only if no epoch had a finite val_loss.

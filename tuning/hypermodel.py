@@ -15,6 +15,7 @@ import keras
 import keras_tuner
 
 from meld_tf import trainer
+from meld_tf.callbacks import DataOrder
 from meld_tf.config import (
     AUDIO_FEATURES,
     FUSIONS,
@@ -210,10 +211,12 @@ class MeldHyperModel(keras_tuner.HyperModel):
         config's. Data given in ``args`` replaces the config's datasets.
         """
         config = self.config(hp)
+        order = []  # The training order of each epoch, as in a training run.
         if not args and "x" not in kwargs:
-            train, validation, _, _ = trainer.make_datasets(config, verbose=self._verbose)
+            train, validation, _, info = trainer.make_datasets(config, verbose=self._verbose)
             self._verbose = False
             args = (train,)
             kwargs.setdefault("validation_data", validation)
-        callbacks = [*training_callbacks(config), *(callbacks or [])]
+            order = [DataOrder(info["epoch"])]
+        callbacks = [*order, *training_callbacks(config), *(callbacks or [])]
         return model.fit(*args, epochs=epochs or config.epochs, callbacks=callbacks, **kwargs)

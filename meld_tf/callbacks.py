@@ -1,0 +1,166 @@
+"""The callbacks of a training run, made so that a resumed run is the uninterrupted run.
+
+An interrupted run resumes at its next epoch (``BackupAndRestore``: weights, optimizer,
+learning rate). Two more things decide what the next epochs do, and are kept here:
+
+* the training order: the batches of epoch ``e`` are drawn for ``(seed, e)``
+  (`meld_tf.preprocessor.epoch_shuffle`); `DataOrder` tells the dataset which epoch
+  starts;
+* the state of the callbacks that steer training (the counters and best values of
+  ``EarlyStopping`` and ``ReduceLROnPlateau``, ``ModelCheckpoint``'s best) and the
+  model's random-number states (dropout): `TrainingState` writes them to the backup at
+  the end of every epoch and restores them when a run resumes.
+"""
+
+import csv
+import json
+import os
+
+import keras
+
+HISTORY_FILE = "history.csv"
+BEST_WEIGHTS_FILE = "best.weights.h5"
+BACKUP_DIR = "backup"
+STATE_FILE = "training_state.json"  # in BACKUP_DIR
+LOGS_DIR = "logs"
+
+# What each steering callback needs to continue where it stopped.
+STATE_ATTRIBUTES = {
+    keras.callbacks.ModelCheckpoint: ("best",),
+    keras.callbacks.EarlyStopping: ("wait", "best", "best_epoch", "stopped_epoch"),
+    keras.callbacks.ReduceLROnPlateau: ("wait", "best", "cooldown_counter"),
+}
+
+
+class DataOrder(keras.callbacks.Callback):
+    """At every epoch's start, sets the epoch the training batches are drawn for.
+
+    Args:
+        epoch: the int64 ``tf.Variable`` the training dataset reads when it is iterated
+            (``MeldPreprocessor.batches(..., epoch=...)``).
+    """
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch.assign(epoch)
+
+
+def _plain(value):
+    """A JSON-ready copy of a callback attribute (NumPy scalars become Python numbers)."""
+    return value.item() if hasattr(value, "item") else value
+
+
+class TrainingState(keras.callbacks.Callback):
+    """Keeps the steering callbacks' state and the model's random-number states per epoch.
+
+    At the end of epoch ``e`` it adds ``{"callbacks": [...], "seeds": [...]}`` under
+    ``"e"`` to ``path``; when training starts at epoch ``e > 0`` (a resumed run) it
+    restores the state saved at the end of epoch ``e - 1``. Put it after the callbacks it
+    keeps (their ``on_train_begin`` resets them) and before ``BackupAndRestore`` (so that
+    the backup never runs ahead of the state).
+
+    Args:
+        path: the JSON file (in the run's backup folder).
+        callbacks: the callbacks to keep, of the classes of ``STATE_ATTRIBUTES``.
+    """
+
+    def __init__(self, path, callbacks):
+        super().__init__()
+        self.path = path
+        self.callbacks = list(callbacks)
+        self._started = False
+
+    def _seed_states(self):
+        """The model's random-number generator states (not among its weights)."""
+        weights = {id(weight) for weight in self.model.weights}
+        return [v for v in self.model.variables if id(v) not in weights]
+
+    def _read(self):
+        if not os.path.isfile(self.path):
+            return {}
+        with open(self.path, encoding="utf-8") as file:
+            return json.load(file)
+
+    def on_train_begin(self, logs=None):
+        self._started = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._started:
+            return
+        self._started = True
+        saved = self._read().get(str(epoch - 1))
+        if saved is None:
+            return
+        for callback, values in zip(self.callbacks, saved["callbacks"], strict=True):
+            for name, value in values.items():
+                setattr(callback, name, value)
+        for variable, value in zip(self._seed_states(), saved["seeds"], strict=True):
+            variable.assign(keras.ops.convert_to_tensor(value, dtype=variable.dtype))
+
+    def on_epoch_end(self, epoch, logs=None):
+        state = self._read()
+        state[str(epoch)] = {
+            "callbacks": [
+                {name: _plain(getattr(callback, name)) for name in STATE_ATTRIBUTES[type(callback)]}
+                for callback in self.callbacks
+            ],
+            "seeds": [keras.ops.convert_to_numpy(v).tolist() for v in self._seed_states()],
+        }
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        with open(self.path + ".tmp", "w", encoding="utf-8") as file:
+            json.dump(state, file)
+        os.replace(self.path + ".tmp", self.path)  # Never half written.
+
+
+def make_callbacks(config, run_dir, epoch=None):
+    """The callbacks of a run, in order.
+
+    * `DataOrder` (when ``epoch``, the training dataset's epoch variable, is given).
+    * ``ModelCheckpoint`` of the best weights by validation loss (``best.weights.h5``);
+      ``train`` loads them at the end.
+    * ``EarlyStopping`` on validation loss, ``ReduceLROnPlateau``.
+    * ``CSVLogger`` (``history.csv``, appended on resume) and ``TensorBoard`` (``logs/``).
+    * `TrainingState` and ``BackupAndRestore`` (``backup/``): an interrupted run resumes
+      at its next epoch, exactly as if it had not stopped.
+    """
+    checkpoint = keras.callbacks.ModelCheckpoint(
+        os.path.join(run_dir, BEST_WEIGHTS_FILE),
+        monitor="val_loss",
+        save_best_only=True,
+        save_weights_only=True,
+    )
+    steering = [
+        checkpoint,
+        keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=config.early_stopping_patience, verbose=1
+        ),
+        keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss",
+            factor=config.lr_factor,
+            patience=config.lr_patience,
+            min_lr=config.min_learning_rate,
+            verbose=1,
+        ),
+    ]
+    backup = os.path.join(run_dir, BACKUP_DIR)
+    return [
+        *([DataOrder(epoch)] if epoch is not None else []),
+        *steering,
+        keras.callbacks.CSVLogger(os.path.join(run_dir, HISTORY_FILE), append=True),
+        keras.callbacks.TensorBoard(os.path.join(run_dir, LOGS_DIR)),
+        TrainingState(os.path.join(backup, STATE_FILE), steering),
+        keras.callbacks.BackupAndRestore(backup),
+    ]
+
+
+def read_history(run_dir):
+    """Rows of ``history.csv`` (one per epoch; a re-run epoch keeps its last row)."""
+    path = os.path.join(run_dir, HISTORY_FILE)
+    if not os.path.isfile(path):
+        return []
+    with open(path, newline="", encoding="utf-8") as file:
+        rows = {int(row["epoch"]): row for row in csv.DictReader(file)}
+    return [rows[epoch] for epoch in sorted(rows)]
