@@ -57,13 +57,14 @@ def evaluate_run(run_dir, split="test", data_dir=None, verbose=True, drop=()):
         same from the run's ``metrics.json`` (None if it recorded none for ``split``).
     """
     config, model, preprocessor, recorded = trainer.load_run(run_dir)
-    # The dataset the run actually used (an "auto" run must not switch dataset later).
-    dataset = recorded.get("dataset") or trainer.choose_dataset(config)[0]
+    if config.dataset == "auto":  # A run of an older meld_tf recorded only metrics.json's.
+        config = config.replace(dataset=recorded.get("dataset", "auto"))
     if data_dir:
         config = config.replace(data_dir=data_dir)
+    config, _ = trainer.resolve_data(config)  # The run's dataset and version, or an error.
     if verbose:
-        print(f"Run {run_dir}: dataset {dataset}, split {split}.", flush=True)
-    examples = trainer.load_splits(config, dataset)[split]
+        print(f"Run {run_dir}: {trainer.describe_data(config)}, split {split}.", flush=True)
+    examples = trainer.load_splits(config)[split]
     rows = split_metadata(examples) if config.context > 0 else None
     batches = preprocessor.batches(preprocessor.preprocess(examples, split, rows))
     if drop:

@@ -5,7 +5,8 @@
     python -m meld_tf.predict runs/<run> --csv inputs.csv --json
 
 Inputs: mp4 clips (any resolution, frame rate or channel count), texts, or both paired
-(the i-th ``--text`` with the i-th clip), or a CSV with the columns ``clip`` and/or
+(the i-th ``--text`` with the i-th clip; as many texts as clips, one text is never shared
+by several clips), or a CSV with the columns ``clip`` and/or
 ``text`` (optional ``speaker``, and ``dialogue``: with a run trained with ``--context``,
 the previous rows of the same dialogue are the context). Clip paths in a CSV are relative
 to the CSV's folder. A modality an input lacks (no text, a clip without audio) is masked.
@@ -41,14 +42,14 @@ class InputError(ValueError):
 
 def read_inputs(clips, texts, csv_path):
     """Input dicts ``{"name", "clip", "text", "speaker", "dialogue"}`` from the flags."""
-    if clips and texts and len(texts) not in (1, len(clips)):
+    if clips and texts and len(texts) != len(clips):
         raise ValueError(
             f"{len(clips)} clips and {len(texts)} --text: give one --text per clip (paired in "
-            "order), or one clip and one --text, or texts without clips."
+            "order; --text '' for a clip without text), or texts without clips."
         )
     inputs = []
     if clips:
-        paired = texts if len(texts) == len(clips) else [None] * len(clips)
+        paired = texts or [None] * len(clips)
         inputs += [{"clip": clip, "text": text} for clip, text in zip(clips, paired)]
     elif texts:
         inputs += [{"clip": None, "text": text} for text in texts]

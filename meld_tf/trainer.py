@@ -3,13 +3,16 @@
 The CLI ``meld_tf.train``, the hyperparameter tuner and distributed training all call
 these pieces; there is no other training loop.
 
+* ``resolve_data(config)`` (`meld_tf.run_data`): the config with its data spelt out
+  (dataset, version, folder), as ``config.json`` records it.
 * ``make_datasets(config)`` -> ``(train, validation, test, info)`` batched datasets.
 * ``build_model(config)``: the one place a model is made (call it inside a
   ``tf.distribute`` strategy scope to distribute it).
 * ``compile_model(model, config)``: AdamW, label-smoothed cross-entropy on both heads,
   loss weights, accuracy and weighted/macro F1 per head.
-* ``make_callbacks(config, run_dir)``: resume, best weights, early stopping,
-  learning-rate reduction, TensorBoard and CSV logs.
+* ``make_callbacks(config, run_dir, epoch)`` (`meld_tf.callbacks`): the training order
+  of each epoch, best weights, early stopping, learning-rate reduction, TensorBoard and
+  CSV logs, and an exact resume.
 * ``train(config)`` -> run folder with ``config.json``, ``model.keras``,
   ``metrics.json``, a classification report and plots.
 """
@@ -33,11 +36,12 @@ from meld_tf.callbacks import (  # noqa: F401  (read_history: part of this modul
     make_callbacks,
     read_history,
 )
-from meld_tf.data.prepare import meld_builder
 from meld_tf.labels import EMOTIONS, SENTIMENTS
 from meld_tf.metrics import classification_metrics, classification_report, head_metrics
 from meld_tf.models import build_classifier
+from meld_tf.models.audio_encoder import adapt_audio_normalization
 from meld_tf.preprocessor import MeldPreprocessor, balanced_class_weights, media_of, split_metadata
+from meld_tf.run_data import RunError, choose_dataset, describe_data, resolve_data  # noqa: F401
 from meld_tf.train_config import TrainConfig
 
 HEADS = {"emotion": EMOTIONS, "sentiment": SENTIMENTS}
@@ -51,51 +55,7 @@ REPORT_FILE = "classification_report.txt"
 PREPROCESSOR_DIR = "preprocessor"
 
 
-class RunError(ValueError):
-    """A run that cannot start (bad data choice, folder already used)."""
-
-
 # Data.
-
-
-def choose_dataset(config):
-    """Returns ``(dataset name, reason)`` for ``config.dataset`` (``auto`` resolved)."""
-    data_dir = config.data_dir or meld_data.default_data_dir()
-    if config.dataset != "auto":
-        return config.dataset, "chosen with --dataset"
-    if meld_data.is_prepared("full", data_dir):
-        return "full", f"prepared MELD (full) found in {data_dir}"
-    if config.model.modalities == ("text",) and meld_data.is_prepared("text", data_dir):
-        return "text", f"prepared MELD (text) found in {data_dir}"
-    ready = "already prepared" if meld_data.is_prepared("sample", data_dir) else (
-        "preparing it now, once: a few minutes")
-    return "sample", (
-        f"no prepared MELD in {data_dir}; using the built-in synthetic sample, {ready}"
-    )
-
-
-def describe_data(config):
-    """``meld/sample 1.0.0 in /data``: the data of a resolved config."""
-    return f"meld/{config.dataset} {config.dataset_version} in {config.data_dir}"
-
-
-def resolve_data(config):
-    """``(config, reason)``: ``config`` with its data spelt out, as a run records it.
-
-    ``dataset`` (``auto`` resolved by `choose_dataset`), ``data_dir`` (absolute) and
-    ``dataset_version`` (the version the TFDS builder reads and writes). A replayed
-    config keeps its data; raises RunError if its version is not the builder's.
-    """
-    dataset, reason = choose_dataset(config)
-    data_dir = os.path.abspath(os.path.expanduser(config.data_dir or meld_data.default_data_dir()))
-    version = str(meld_builder(dataset, data_dir).version)
-    if config.dataset_version not in ("", version):
-        raise RunError(
-            f"The config asks for meld/{dataset} version {config.dataset_version}, but this "
-            f"meld_tf reads version {version}; replay it with the meld_tf it was made with."
-        )
-    resolved = config.replace(dataset=dataset, data_dir=data_dir, dataset_version=version)
-    return resolved, reason
 
 
 def load_splits(config, dataset=None):
@@ -296,7 +256,7 @@ def resolve_run_dir(request, config):
         if asks_for(request, saved) and saved != config:
             raise RunError(
                 f"Run folder {run_dir} holds an unfinished run on {describe_data(saved)}, but "
-                f"the data is now {describe_data(config)}; it will not resume on other data. "
+                f"the data is now {describe_data(config)}: it will not resume on other data. "
                 f"Resume it with --config {config_path}, or choose another --out."
             )
         if saved != config:
@@ -377,6 +337,7 @@ def train(config, callbacks=None, verbose=True):
     keras.utils.set_random_seed(config.seed)
     train_data, validation_data, test_data, info = make_datasets(config, verbose)
     config = info["config"]  # What config.json records: the data spelt out.
+    whole_train_data = train_data  # Every worker's input statistics come from all of it.
     train_data, validation_data = (
         distribute.shard_by_data(data, strategy) for data in (train_data, validation_data)
     )
@@ -394,6 +355,7 @@ def train(config, callbacks=None, verbose=True):
 
     with strategy.scope():  # Variables on every replica; batches split across them.
         model = compile_model(build_model(config), config)
+        adapt_audio_normalization(model, whole_train_data)
         distribute.prepare_for_fit(model, strategy)
     model.fit(
         train_data,

@@ -6,6 +6,7 @@ import os
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from meld_tf import evaluate, predict, train, trainer
 from meld_tf.data.sample import write_clip
@@ -45,6 +46,9 @@ def run_dir(sample_data_dir, tmp_path_factory):
 def test_run_folder_holds_config_model_metrics_and_plots(run_dir):
     config = TrainConfig.load(os.path.join(run_dir, "config.json"))
     assert config.model.modalities == ("text", "audio", "video") and config.epochs == 1
+    # The data it used, spelt out: a replay trains on the same data.
+    assert config.dataset == "sample" and config.dataset_version
+    assert os.path.isabs(config.data_dir)
     metrics = recorded(run_dir)
     assert metrics["dataset"] == "sample" and metrics["epochs_run"] == 1
     for split in ("validation", "test"):
@@ -153,10 +157,41 @@ def test_interrupted_run_resumes_at_the_next_epoch(sample_data_dir, tmp_path, ca
     assert len(trainer.read_history(tmp_path / "run")) == 1
     capsys.readouterr()
     run = trainer.train(config)  # The same command again.
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert "(resuming)" in out and "Epoch 2/2" in out and "Epoch 1/2" not in out
+    # Not a terminal: one progress line per epoch, no carriage returns, no bars.
+    assert "\r" not in out + captured.err
+    assert len([line for line in out.splitlines() if "/step" in line]) == 1, out
     assert [int(row["epoch"]) for row in trainer.read_history(run)] == [0, 1]
     assert recorded(run)["epochs_run"] == 2
+
+
+def test_evaluate_with_a_modality_dropped(run_dir, capsys):
+    capsys.readouterr()
+    argv = [str(run_dir), "--split", "test", "--drop-modality", "audio", "video", "--json"]
+    assert evaluate.main(argv) == 0
+    captured = capsys.readouterr()
+    metrics = json.loads(captured.out)["test"]
+    assert "Dropped audio video: not compared" in captured.err
+    matrix = np.array(metrics["emotion"]["confusion_matrix"])
+    assert matrix.sum() == recorded(run_dir)["num_examples"]["test"]
+    with pytest.raises(SystemExit) as exit_info:
+        evaluate.main([str(run_dir), "--drop-modality", "smell"])
+    assert exit_info.value.code == 2
+    assert "the model's modality masks are" in capsys.readouterr().err
+
+
+def test_drop_modalities_zeroes_only_their_masks():
+    ones = np.ones(4, np.float32)
+    inputs = {"text_token_ids": np.ones((4, 3), np.int32), "text_mask": ones,
+              "audio_features": np.ones((4, 5, 2), np.float32), "audio_mask": ones}
+    batches = tf.data.Dataset.from_tensor_slices((inputs, np.zeros(4))).batch(2)
+    for dropped, labels in evaluate.drop_modalities(batches, ["audio"]):
+        assert np.all(dropped["audio_mask"].numpy() == 0) and np.all(dropped["text_mask"] == 1)
+        assert np.all(dropped["audio_features"] == 1) and labels.shape == (2,)
+    with pytest.raises(ValueError, match="Cannot drop"):
+        evaluate.drop_modalities(batches, ["video"])
 
 
 def test_replay_config_and_finished_folder_refused(run_dir, tmp_path, capsys):

@@ -11,6 +11,8 @@ import subprocess
 import sys
 import textwrap
 
+import keras
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -53,6 +55,21 @@ MIRRORED_SCRIPT = textwrap.dedent("""
             metrics = json.load(f)
         result[strategy] = {"history": trainer.read_history(run), "metrics": metrics}
     print("RESULT " + json.dumps(result))
+""")
+
+
+# One worker of a multi-worker run: the CLI's flags, and a file for its final weights.
+WORKER_SCRIPT = textwrap.dedent("""
+    import sys
+    import keras, numpy as np
+    from meld_tf import train, trainer
+
+    class SaveWeights(keras.callbacks.Callback):
+        def on_train_end(self, logs=None):
+            np.savez(sys.argv[1], *[np.asarray(w) for w in self.model.get_weights()])
+
+    config = train.config_from_args(train.build_parser().parse_args(sys.argv[2:]))
+    trainer.train(config, callbacks=[SaveWeights()])
 """)
 
 
@@ -101,15 +118,16 @@ def _free_ports(count):
 
 def test_multi_worker_trains_one_model(sample_data_dir, tmp_path):
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
-    out = tmp_path / "run"
-    command = [sys.executable, "-m", "meld_tf.train", *TINY_TEXT, "--strategy", "multi_worker",
-               "--data-dir", str(sample_data_dir), "--epochs", "1", "--batch-size", "32",
-               "--out", str(out)]  # fmt: skip
+    out, weights = tmp_path / "run", tmp_path / "weights"
+    weights.mkdir()
+    flags = [*TINY_TEXT, "--strategy", "multi_worker", "--data-dir", str(sample_data_dir),
+             "--epochs", "1", "--batch-size", "32", "--out", str(out)]  # fmt: skip
     procs = []
     for index in range(2):
         tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
         env = _env(TF_CONFIG=json.dumps(tf_config), TMPDIR=str(tmp_path / f"tmp{index}"))
         os.makedirs(env["TMPDIR"])
+        command = [sys.executable, "-c", WORKER_SCRIPT, str(weights / f"{index}.npz"), *flags]
         procs.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
                                       stderr=subprocess.STDOUT, text=True))  # fmt: skip
     try:
@@ -120,8 +138,16 @@ def test_multi_worker_trains_one_model(sample_data_dir, tmp_path):
     for proc, output in zip(procs, outputs):
         assert proc.returncode == 0, output[-3000:]
     # One model, in the chief's folder; worker 1 wrote only to its temporary folder, removed.
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "tmp0", "tmp1"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "tmp0", "tmp1", "weights"]
     assert not list((tmp_path / "tmp1").iterdir())
+    # The workers end with one synchronised model: the same weights, which the chief saved.
+    chief, other = (np.load(weights / f"{index}.npz") for index in range(2))
+    assert len(chief.files) == len(other.files) > 0
+    for name in chief.files:
+        np.testing.assert_array_equal(chief[name], other[name])
+    saved = keras.models.load_model(out / "model.keras").get_weights()
+    for name, value in zip(chief.files, saved, strict=True):
+        np.testing.assert_allclose(chief[name], value, rtol=0, atol=0)
     with open(out / "metrics.json", encoding="utf-8") as file:
         metrics = json.load(file)
     assert metrics["epochs_run"] == 1
@@ -131,10 +157,27 @@ def test_multi_worker_trains_one_model(sample_data_dir, tmp_path):
 
 
 def test_strategy_choices_and_errors(monkeypatch):
-    assert distribute.make_strategy("auto") is tf.distribute.get_strategy()
+    gpus = tf.config.list_logical_devices("GPU")  # The answers depend on the host.
+    auto = distribute.make_strategy("auto")
+    if len(gpus) > 1:
+        assert isinstance(auto, tf.distribute.MirroredStrategy)
+        assert auto.num_replicas_in_sync == len(gpus)
+    else:
+        assert auto is tf.distribute.get_strategy()
     assert distribute.is_chief(tf.distribute.get_strategy())
-    assert distribute.precision_policy(tf.distribute.get_strategy()) == "mixed_bfloat16"
+    expected = "mixed_float16" if gpus else "mixed_bfloat16"  # float16 needs a GPU.
+    for strategy in (tf.distribute.get_strategy(), auto):
+        assert distribute.precision_policy(strategy) == expected
     assert distribute.precision_policy(tf.distribute.get_strategy(), False) == "float32"
+    # The other kind of host, simulated: a GPU computes in float16, a CPU in bfloat16.
+    real = tf.config.list_logical_devices
+    fake = [] if gpus else [tf.config.LogicalDevice("/device:GPU:0", "GPU")]
+    monkeypatch.setattr(
+        tf.config, "list_logical_devices", lambda kind=None: fake if kind == "GPU" else real(kind)
+    )
+    other = "mixed_bfloat16" if gpus else "mixed_float16"
+    assert distribute.precision_policy(tf.distribute.get_strategy()) == other
+    monkeypatch.undo()
     with pytest.raises(ValueError, match="Unknown strategy 'gpu'"):
         distribute.make_strategy("gpu")
     with pytest.raises(ValueError, match="Unknown strategy 'gpu'"):

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from meld_tf import predict
 from meld_tf.data.sample import write_clip
 from meld_tf.predict import InputError, contexts_of, make_example, read_inputs
 
@@ -15,6 +16,17 @@ def test_clips_and_texts_pair_in_order():
     assert [i["name"] for i in read_inputs([], ["hi"], None)] == ["text 'hi'"]
     with pytest.raises(ValueError, match="one --text per clip"):
         read_inputs(["a.mp4", "b.mp4"], ["1", "2", "3"], None)
+
+
+def test_one_text_for_several_clips_is_an_error_not_dropped(tmp_path, capsys):
+    with pytest.raises(ValueError, match="2 clips and 1 --text: give one --text per clip"):
+        read_inputs(["a.mp4", "b.mp4"], ["Hi"], None)
+    with pytest.raises(SystemExit) as exit_info:
+        predict.main([str(tmp_path), "a.mp4", "b.mp4", "--text", "Hi"])
+    assert exit_info.value.code == 2
+    assert "give one --text per clip" in capsys.readouterr().err
+    one = read_inputs(["a.mp4"], ["Hi"], None)
+    assert [(i["clip"], i["text"]) for i in one] == [("a.mp4", "Hi")]
 
 
 def test_csv_paths_are_relative_to_the_csv(tmp_path):

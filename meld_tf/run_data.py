@@ -1,0 +1,55 @@
+"""The data of a run: which prepared MELD a ``TrainConfig`` means, spelt out.
+
+``auto`` depends on what is prepared in the data folder, and the TFDS builder's version on
+the installed meld_tf; a run therefore records what it resolved (`resolve_data`), so that a
+replay or a resume trains on the same data, or refuses.
+"""
+
+import os
+
+from meld_tf import data as meld_data
+from meld_tf.data.prepare import meld_builder
+
+
+class RunError(ValueError):
+    """A run that cannot start (bad data choice, folder already used)."""
+
+
+def choose_dataset(config):
+    """Returns ``(dataset name, reason)`` for ``config.dataset`` (``auto`` resolved)."""
+    data_dir = config.data_dir or meld_data.default_data_dir()
+    if config.dataset != "auto":
+        return config.dataset, "chosen with --dataset"
+    if meld_data.is_prepared("full", data_dir):
+        return "full", f"prepared MELD (full) found in {data_dir}"
+    if config.model.modalities == ("text",) and meld_data.is_prepared("text", data_dir):
+        return "text", f"prepared MELD (text) found in {data_dir}"
+    ready = "already prepared" if meld_data.is_prepared("sample", data_dir) else (
+        "preparing it now, once: a few minutes")
+    return "sample", (
+        f"no prepared MELD in {data_dir}; using the built-in synthetic sample, {ready}"
+    )
+
+
+def describe_data(config):
+    """``meld/sample 1.0.0 in /data``: the data of a resolved config."""
+    return f"meld/{config.dataset} {config.dataset_version} in {config.data_dir}"
+
+
+def resolve_data(config):
+    """``(config, reason)``: ``config`` with its data spelt out, as a run records it.
+
+    ``dataset`` (``auto`` resolved by `choose_dataset`), ``data_dir`` (absolute) and
+    ``dataset_version`` (the version the TFDS builder reads and writes). A replayed
+    config keeps its data; raises RunError if its version is not the builder's.
+    """
+    dataset, reason = choose_dataset(config)
+    data_dir = os.path.abspath(os.path.expanduser(config.data_dir or meld_data.default_data_dir()))
+    version = str(meld_builder(dataset, data_dir).version)
+    if config.dataset_version not in ("", version):
+        raise RunError(
+            f"The config asks for meld/{dataset} version {config.dataset_version}, but this "
+            f"meld_tf reads version {version}; replay it with the meld_tf it was made with."
+        )
+    resolved = config.replace(dataset=dataset, data_dir=data_dir, dataset_version=version)
+    return resolved, reason

@@ -1,0 +1,45 @@
+"""A run records the data it resolved; a replay keeps it, a resume refuses other data."""
+
+import os
+
+import pytest
+
+from meld_tf import trainer
+from meld_tf.data.prepare import meld_builder
+from meld_tf.train_config import TrainConfig
+
+
+def test_a_run_spells_out_its_data(sample_data_dir):
+    request = TrainConfig(data_dir=str(sample_data_dir)).replace(modalities=("text",))
+    assert request.dataset == "auto"
+    config, reason = trainer.resolve_data(request)
+    assert config.dataset == "sample" and "synthetic sample" in reason
+    assert config.data_dir == os.path.abspath(sample_data_dir)
+    assert config.dataset_version == str(meld_builder("sample", str(sample_data_dir)).version)
+    assert trainer.resolve_data(config)[0] == config  # A replay keeps its data.
+    with pytest.raises(trainer.RunError, match="asks for meld/sample version 0.0.1"):
+        trainer.resolve_data(config.replace(dataset_version="0.0.1"))
+
+
+def _unfinished_run(run_dir, config):
+    os.makedirs(os.path.join(run_dir, "backup"))
+    config.save(os.path.join(run_dir, "config.json"))
+
+
+def test_a_resume_refuses_other_data(sample_data_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # runs/ is found here
+    request = TrainConfig(data_dir=str(sample_data_dir))
+    saved, _ = trainer.resolve_data(request)
+    found = os.path.join("runs", "20260101-000000-text-audio")
+    _unfinished_run(found, saved)
+    given = tmp_path / "given"
+    _unfinished_run(given, saved.replace(out=str(given)))
+    assert trainer.resolve_run_dir(request, saved) == (found, True)
+    # Full MELD was prepared since: "auto" now means full, which the runs did not use.
+    monkeypatch.setattr(trainer.meld_data, "is_prepared", lambda name, data_dir=None: True)
+    for out in ("", str(given)):
+        with pytest.raises(trainer.RunError, match="on meld/sample .* now meld/full"):
+            trainer.train(request.replace(out=out))
+    # The run's own config still resumes it, on its own data.
+    replay = TrainConfig.load(given / "config.json")
+    assert trainer.resolve_run_dir(replay, trainer.resolve_data(replay)[0]) == (str(given), True)
