@@ -149,6 +149,9 @@ class ModelConfig(JsonConfig):
         num_frames, frame_size: video input is ``(num_frames, frame_size, frame_size, 3)``.
         video_width: base width of the video CNN (64 is the standard ResNet18).
         video_temporal: ``"mean"`` pooling over frames or an ``"lstm"``.
+        norm_groups: the audio and video encoders normalise with GroupNormalization (no
+            running statistics) in at most this many groups (the most that divide the
+            channels).
         latent_dim: size of every encoder's output vector.
         hidden_dim: size of the fully connected layer before the heads.
         dropout: dropout rate before the heads.
@@ -196,6 +199,9 @@ class ModelConfig(JsonConfig):
     video_width: int = option(64, "base width of the video CNN", min=1)
     video_temporal: str = option(
         "mean", "video summary over frames: mean or lstm", choices=VIDEO_TEMPORAL
+    )
+    norm_groups: int = option(
+        8, "most groups of the GroupNormalization in the audio and video encoders", min=1
     )
     # Fusion and heads.
     latent_dim: int = option(128, "size of each encoder's output", min=1)

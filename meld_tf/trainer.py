@@ -39,6 +39,7 @@ from meld_tf.callbacks import (  # noqa: F401  (read_history: part of this modul
 from meld_tf.labels import EMOTIONS, SENTIMENTS
 from meld_tf.metrics import classification_metrics, classification_report, head_metrics
 from meld_tf.models import build_classifier
+from meld_tf.models.audio_encoder import adapt_audio_normalization
 from meld_tf.preprocessor import MeldPreprocessor, balanced_class_weights, media_of, split_metadata
 from meld_tf.run_data import RunError, choose_dataset, describe_data, resolve_data  # noqa: F401
 from meld_tf.train_config import TrainConfig
@@ -336,6 +337,7 @@ def train(config, callbacks=None, verbose=True):
     keras.utils.set_random_seed(config.seed)
     train_data, validation_data, test_data, info = make_datasets(config, verbose)
     config = info["config"]  # What config.json records: the data spelt out.
+    whole_train_data = train_data  # Every worker's input statistics come from all of it.
     train_data, validation_data = (
         distribute.shard_by_data(data, strategy) for data in (train_data, validation_data)
     )
@@ -353,6 +355,7 @@ def train(config, callbacks=None, verbose=True):
 
     with strategy.scope():  # Variables on every replica; batches split across them.
         model = compile_model(build_model(config), config)
+        adapt_audio_normalization(model, whole_train_data)
         distribute.prepare_for_fit(model, strategy)
     model.fit(
         train_data,

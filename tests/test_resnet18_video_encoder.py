@@ -18,8 +18,9 @@ def test_resnet18_video_encoder(temporal, tmp_path):
 
 def test_standard_resnet18_size():
     # The torchvision ResNet18 without its 1000-class head has 11,176,512 parameters
-    # (batch-norm moving statistics are not parameters there).
-    model = build_resnet18(frame_size=112, width=64)
+    # (batch-norm moving statistics are not parameters there; group norm has the same
+    # scale and offset per channel as batch norm).
+    model = build_resnet18(ModelConfig(frame_size=112, video_width=64))
     assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == 11_176_512
 
 

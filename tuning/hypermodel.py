@@ -23,6 +23,7 @@ from meld_tf.config import (
     VIDEO_TEMPORAL,
     JsonConfig,
 )
+from meld_tf.models.audio_encoder import adapt_audio_normalization
 
 RANGES = ("learning_rate", "dropout")
 """Fields of ``SearchSpace`` that are ``(min, max)`` ranges; the others are choices."""
@@ -218,5 +219,6 @@ class MeldHyperModel(keras_tuner.HyperModel):
             args = (train,)
             kwargs.setdefault("validation_data", validation)
             order = [DataOrder(info["epoch"])]
+        adapt_audio_normalization(model, args[0] if args else kwargs["x"])  # As in training.
         callbacks = [*order, *training_callbacks(config), *(callbacks or [])]
         return model.fit(*args, epochs=epochs or config.epochs, callbacks=callbacks, **kwargs)

@@ -1,10 +1,14 @@
-"""Audio encoder: input standardisation, Conv1D blocks over log-mel / MFCC frames,
-then statistics pooling (mean and standard deviation over time) or an LSTM."""
+"""Audio encoder: input standardisation by the training split's statistics, Conv1D blocks
+over log-mel / MFCC frames, then statistics pooling (mean and standard deviation over time)
+or an LSTM."""
 
 import keras
 from keras import ops
 
+from meld_tf.models.normalization import group_norm
+
 NORM_EPSILON = 1e-3
+INPUT_NORM = "audio_input_norm"
 
 
 def audio_inputs(config):
@@ -33,24 +37,23 @@ class StatisticsPooling(keras.layers.Layer):
 def build_audio_encoder(config):
     """Returns a functional model: ``{"audio_features"}`` -> latent ``(B, latent_dim)``.
 
-    First each feature bin is standardised with batch statistics over examples and
-    frames (moving averages at inference), since log-mel values lie far from zero (about
-    -14 to +9); per-utterance CMVN would erase the utterance's average spectrum, a cue
-    to the emotion. Then one block per entry of
-    ``config.audio_conv_filters``: Conv1D (kernel 3, same padding), batch normalisation,
-    ReLU, max pooling by 2 in time. Then ``config.audio_pooling``: ``"stats"`` (mean and
-    standard deviation over time) or ``"lstm"`` (an LSTM of ``config.audio_lstm_units``),
-    and a Dense projection.
+    First each feature bin is standardised with the mean and variance of the training
+    split (a ``keras.layers.Normalization`` named ``audio_input_norm``, adapted once by
+    `adapt_audio_normalization` before training and saved with the model), since log-mel
+    values lie far from zero (about -14 to +9); per-utterance CMVN would erase the
+    utterance's average spectrum, a cue to the emotion. Then one block per entry of
+    ``config.audio_conv_filters``: Conv1D (kernel 3, same padding), group normalisation
+    (see `meld_tf.models.normalization`), ReLU, max pooling by 2 in time. Then
+    ``config.audio_pooling``: ``"stats"`` (mean and standard deviation over time) or
+    ``"lstm"`` (an LSTM of ``config.audio_lstm_units``), and a Dense projection.
     """
     # Layers.
-    input_norm = keras.layers.BatchNormalization(
-        center=False, scale=False, epsilon=NORM_EPSILON, name="audio_input_norm"
-    )
+    input_norm = keras.layers.Normalization(axis=-1, name=INPUT_NORM)
     blocks = []
     for i, filters in enumerate(config.audio_conv_filters):
         blocks += [
             keras.layers.Conv1D(filters, 3, padding="same", use_bias=False, name=f"audio_conv{i}"),
-            keras.layers.BatchNormalization(name=f"audio_bn{i}"),
+            group_norm(filters, config, name=f"audio_norm{i}"),
             keras.layers.ReLU(name=f"audio_relu{i}"),
             keras.layers.MaxPooling1D(2, padding="same", name=f"audio_pool{i}"),
         ]
@@ -66,3 +69,45 @@ def build_audio_encoder(config):
     for block in blocks:
         x = block(x)
     return keras.Model(inputs, projection(pooling(x)), name="audio_encoder")
+
+
+def adapt_audio_normalization(model, batches):
+    """Sets ``model``'s audio input normalisation to the statistics of ``batches``.
+
+    Args:
+        model: a classifier (or audio encoder) with an ``audio_input_norm`` layer; a model
+            without audio is returned as it is.
+        batches: ``tf.data`` of ``(inputs, ...)`` batches of the training split; the frames
+            of examples whose ``audio_mask`` is 0 (no audio) are left out.
+
+    Returns:
+        ``model``.
+    """
+    import tensorflow as tf  # the tf.data side of the model, as in the preprocessor
+
+    layer = _find_layer(model, INPUT_NORM)
+    if layer is None:
+        return model
+    if not isinstance(batches, tf.data.Dataset):  # arrays: one batch of them
+        batches = tf.data.Dataset.from_tensors(batches)
+
+    def present_frames(inputs, *rest):
+        features = inputs["audio_features"]
+        if "audio_mask" in inputs:
+            features = tf.boolean_mask(features, inputs["audio_mask"] > 0)
+        return tf.reshape(features, [1, -1, features.shape[-1]])  # the layer's rank
+
+    layer.adapt(batches.map(present_frames))
+    return model
+
+
+def _find_layer(model, name):
+    """The layer called ``name`` in ``model`` or in a model nested in it, else None."""
+    for layer in model.layers:
+        if layer.name == name:
+            return layer
+        if isinstance(layer, keras.Model):
+            found = _find_layer(layer, name)
+            if found is not None:
+                return found
+    return None

@@ -5,6 +5,8 @@ import os
 import keras
 import keras_hub
 
+from meld_tf.models.normalization import group_norm
+
 RESNET18_BLOCKS = (2, 2, 2, 2)
 
 
@@ -18,42 +20,47 @@ def video_inputs(config):
     }
 
 
-def _basic_block(x, filters, stride, name):
+def _basic_block(x, filters, stride, config, name):
     """Two 3x3 convolutions with a residual connection (ResNet's basic block)."""
     shortcut = x
     y = keras.layers.Conv2D(
         filters, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_conv1"
     )(x)
-    y = keras.layers.BatchNormalization(name=f"{name}_bn1")(y)
+    y = group_norm(filters, config, name=f"{name}_norm1")(y)
     y = keras.layers.ReLU(name=f"{name}_relu1")(y)
     y = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv2")(y)
-    y = keras.layers.BatchNormalization(name=f"{name}_bn2")(y)
+    y = group_norm(filters, config, name=f"{name}_norm2")(y)
     if stride != 1 or x.shape[-1] != filters:
         shortcut = keras.layers.Conv2D(
             filters, 1, strides=stride, use_bias=False, name=f"{name}_proj"
         )(x)
-        shortcut = keras.layers.BatchNormalization(name=f"{name}_proj_bn")(shortcut)
+        shortcut = group_norm(filters, config, name=f"{name}_proj_norm")(shortcut)
     y = keras.layers.Add(name=f"{name}_add")([y, shortcut])
     return keras.layers.ReLU(name=f"{name}_out")(y)
 
 
-def build_resnet18(frame_size, width):
+def build_resnet18(config):
     """Returns a functional ResNet18: one frame ``(S, S, 3)`` -> vector ``(8 * width,)``.
 
     The standard ResNet18 (7x7 stem, max pooling, four stages of two basic blocks of
-    widths ``width * (1, 2, 4, 8)``, global average pooling); ``width=64`` is the original.
+    widths ``width * (1, 2, 4, 8)``, global average pooling; ``video_width=64`` is the
+    original), with GroupNormalization in place of BatchNormalization (see
+    `meld_tf.models.normalization`).
     """
-    frame = keras.Input((frame_size, frame_size, 3), name="frame")
+    width = config.video_width
+    frame = keras.Input((config.frame_size, config.frame_size, 3), name="frame")
     x = keras.layers.Conv2D(width, 7, strides=2, padding="same", use_bias=False, name="stem_conv")(
         frame
     )
-    x = keras.layers.BatchNormalization(name="stem_bn")(x)
+    x = group_norm(width, config, name="stem_norm")(x)
     x = keras.layers.ReLU(name="stem_relu")(x)
     x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
     for stage, num_blocks in enumerate(RESNET18_BLOCKS):
         for block in range(num_blocks):
             stride = 2 if stage > 0 and block == 0 else 1
-            x = _basic_block(x, width * 2**stage, stride, name=f"stage{stage}_block{block}")
+            x = _basic_block(
+                x, width * 2**stage, stride, config, name=f"stage{stage}_block{block}"
+            )
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
     return keras.Model(frame, x, name="resnet18")
 
@@ -65,7 +72,7 @@ def build_frame_cnn(config):
     own layers or fine-tune, as KerasHub's ``ResNetImageConverter`` is not applied.
     """
     if not config.video_preset:
-        return build_resnet18(config.frame_size, config.video_width)
+        return build_resnet18(config)
     if not os.path.isdir(config.video_preset):
         raise ValueError(
             f"video_preset {config.video_preset!r} is not an existing folder; valid choices: "
