@@ -1,6 +1,7 @@
 """meld-tf: emotion and sentiment recognition in conversation on MELD, with Keras 3."""
 
 import contextlib
+import logging
 import os
 import sys
 
@@ -30,6 +31,15 @@ def _native_stderr_discarded():
         os.close(devnull)
 
 
+class _NoDeprecationNotices(logging.Filter):
+    """Drops the deprecation notices that libraries log about their own internals
+    (TFDS: ``FeatureConnector.dtype is deprecated`` on every load)."""
+
+    def filter(self, record):
+        return "is deprecated" not in record.getMessage()
+
+
+logging.getLogger("absl").addFilter(_NoDeprecationNotices())
 # Keep TensorFlow's C++ start-up chatter out of the output; a user who wants it sets
 # TF_CPP_MIN_LOG_LEVEL=0 themselves.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import logging
 import subprocess
 import sys
 
@@ -102,3 +103,11 @@ def test_help_is_clean(monkeypatch):
     )  # fmt: skip
     assert done.returncode == 0 and "--no-mixed-precision" in done.stdout
     assert done.stderr == ""  # No TensorFlow start-up lines.
+
+
+def test_library_deprecation_notices_are_dropped():
+    absl = logging.getLogger("absl")
+    notice = absl.makeRecord("absl", logging.WARNING, "feature.py", 72,
+                             "`FeatureConnector.dtype` is deprecated. Please ...", (), None)
+    other = absl.makeRecord("absl", logging.WARNING, "x.py", 1, "Clip skipped", (), None)
+    assert not absl.filter(notice) and absl.filter(other)
