@@ -14,9 +14,11 @@ learning rate). Two more things decide what the next epochs do, and are kept her
 
 import csv
 import json
+import math
 import os
 
 import keras
+import numpy as np
 
 HISTORY_FILE = "history.csv"
 BEST_WEIGHTS_FILE = "best.weights.h5"
@@ -46,6 +48,46 @@ class DataOrder(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch.assign(epoch)
+
+
+class NonFiniteError(RuntimeError):
+    """Training produced NaN or Inf; nothing of the failing epoch was saved."""
+
+
+class FiniteGuard(keras.callbacks.Callback):
+    """Stops training with `NonFiniteError` at the first NaN or Inf loss (every batch) or
+    weight (every epoch's end).
+
+    It comes first among the callbacks, so a failing epoch's checkpoint, logs and backup are
+    never written: the run folder keeps its last good epoch and no broken model is saved.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self._stop(f"the training loss became {float(loss)} at batch {batch + 1}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        broken = [
+            w.path for w in self.model.weights
+            if not np.isfinite(keras.ops.convert_to_numpy(w).astype("float32")).all()
+        ]
+        if broken:
+            shown = ", ".join(broken[:3]) + (", ..." if len(broken) > 3 else "")
+            self._stop(f"{len(broken)} weights hold NaN or Inf ({shown})")
+
+    def _stop(self, what):
+        raise NonFiniteError(
+            f"Training stopped in epoch {self._epoch + 1}: {what}. Nothing of this epoch was "
+            "saved. Lower the learning rate (--lr), or train in float32 (--no-mixed-precision)."
+        )
 
 
 def _plain(value):
@@ -118,6 +160,7 @@ class TrainingState(keras.callbacks.Callback):
 def make_callbacks(config, run_dir, epoch=None):
     """The callbacks of a run, in order.
 
+    * `FiniteGuard`: NaN or Inf stops the run before anything of its epoch is written.
     * `DataOrder` (when ``epoch``, the training dataset's epoch variable, is given).
     * ``ModelCheckpoint`` of the best weights by validation loss (``best.weights.h5``);
       ``train`` loads them at the end.
@@ -147,6 +190,7 @@ def make_callbacks(config, run_dir, epoch=None):
     ]
     backup = os.path.join(run_dir, BACKUP_DIR)
     return [
+        FiniteGuard(),
         *([DataOrder(epoch)] if epoch is not None else []),
         *steering,
         keras.callbacks.CSVLogger(os.path.join(run_dir, HISTORY_FILE), append=True),

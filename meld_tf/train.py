@@ -97,11 +97,14 @@ def main(argv=None):
     except (ValueError, TypeError) as error:
         parser.error(str(error))
     from meld_tf import trainer  # TensorFlow: only once the flags are known to be good
+    from meld_tf.callbacks import NonFiniteError
 
     try:
         return trainer.train(config)
     except trainer.RunError as error:
         parser.error(str(error))
+    except NonFiniteError as error:
+        sys.exit(f"error: {error}")
 
 
 if __name__ == "__main__":
