@@ -37,7 +37,13 @@ class TrainConfig(JsonConfig):
             for smoke runs.
         epochs: maximum number of epochs (early stopping may end sooner).
         batch_size: examples per batch.
-        learning_rate: initial AdamW learning rate.
+        learning_rate: one initial AdamW learning rate for every part of the model (``--lr``);
+            0 (the default): each part its own, ``pretrained_lr`` and ``scratch_lr``
+            (`meld_tf.optimizer`).
+        pretrained_lr: initial learning rate of pretrained backbones (a pretrained BERT, a
+            ResNet ``video_preset``), fine-tuned gently.
+        scratch_lr: initial learning rate of everything trained from scratch: the other
+            encoders, the fusion and the heads.
         weight_decay: AdamW weight decay.
         label_smoothing: label smoothing of both cross-entropy losses.
         loss_weights: ``(emotion, sentiment)`` weights of the two losses.
@@ -83,7 +89,17 @@ class TrainConfig(JsonConfig):
     # Optimisation.
     epochs: int = option(10, "maximum epochs (early stopping may end sooner)", min=1)
     batch_size: int = option(16, "examples per batch (16-32 is usual)", min=1)
-    learning_rate: float = option(1e-4, "initial AdamW learning rate", flag="--lr", above=0)
+    learning_rate: float = option(
+        0.0, "one initial learning rate for every part (0: --pretrained-lr, --scratch-lr)",
+        flag="--lr", min=0,
+    )
+    pretrained_lr: float = option(
+        1e-4, "initial learning rate of pretrained encoders (BERT, a ResNet preset)", above=0
+    )
+    scratch_lr: float = option(
+        1e-3, "initial learning rate of encoders trained from scratch, fusion and heads",
+        above=0,
+    )
     weight_decay: float = option(0.01, "AdamW weight decay", min=0)
     label_smoothing: float = option(0.1, "label smoothing of both losses", min=0, below=1)
     loss_weights: tuple = option(
@@ -128,10 +144,13 @@ class TrainConfig(JsonConfig):
             raise ValueError(
                 "loss_weights (0.0, 0.0) (--loss-weights) are both 0; give a head a weight."
             )
-        if self.min_learning_rate > self.learning_rate:
+        rates = [self.learning_rate] if self.learning_rate else [
+            self.pretrained_lr, self.scratch_lr]
+        if self.min_learning_rate > min(rates):
             raise ValueError(
                 f"min_learning_rate {self.min_learning_rate} (--min-learning-rate) must be at "
-                f"most the learning rate {self.learning_rate} (--lr)."
+                f"most the learning rates {', '.join(map(str, rates))} (--lr, "
+                "--pretrained-lr, --scratch-lr)."
             )
 
     def replace(self, **changes):

@@ -40,6 +40,7 @@ from meld_tf.labels import EMOTIONS, SENTIMENTS
 from meld_tf.metrics import classification_metrics, classification_report, head_metrics
 from meld_tf.models import build_classifier
 from meld_tf.models.audio_encoder import adapt_audio_normalization
+from meld_tf.optimizer import make_optimizer
 from meld_tf.preprocessor import MeldPreprocessor, balanced_class_weights, media_of, split_metadata
 from meld_tf.run_data import RunError, choose_dataset, describe_data, resolve_data  # noqa: F401
 from meld_tf.train_config import TrainConfig
@@ -145,11 +146,9 @@ def build_model(config):
 
 
 def compile_model(model, config):
-    """Compiles ``model`` with AdamW, label-smoothed cross-entropy and the head metrics."""
-    optimizer = keras.optimizers.AdamW(
-        learning_rate=config.learning_rate, weight_decay=config.weight_decay
-    )
-    optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
+    """Compiles ``model`` with AdamW (a learning rate per part, `meld_tf.optimizer`),
+    label-smoothed cross-entropy and the head metrics."""
+    optimizer = make_optimizer(model, config)
     losses = {
         head: keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
         for head in HEADS

@@ -124,7 +124,8 @@ def sample_config(hp, base, space):
     model = base.model
     changes = {
         "learning_rate": _range(
-            hp, "learning_rate", space.learning_rate, base.learning_rate, sampling="log"
+            hp, "learning_rate", space.learning_rate, base.learning_rate or base.scratch_lr,
+            sampling="log",
         ),
         "hidden_dim": _choice(hp, "hidden_dim", space.hidden_dim, model.hidden_dim),
         "latent_dim": _choice(hp, "latent_dim", space.latent_dim, model.latent_dim),

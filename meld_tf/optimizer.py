@@ -1,0 +1,99 @@
+"""The optimizer: AdamW with a learning rate of its own for each part of the model.
+
+A pretrained encoder is fine-tuned gently (``TrainConfig.pretrained_lr``, 1e-4 by default)
+while the encoders trained from scratch, the fusion and the heads learn ten times faster
+(``TrainConfig.scratch_lr``, 1e-3); ``--lr`` sets one rate for every part instead. The
+optimizer's own learning rate is the scratch rate (what ``ReduceLROnPlateau`` lowers), and
+each pretrained weight's step is scaled by ``pretrained_lr / scratch_lr``, so a reduction
+keeps the ratio.
+"""
+
+import keras
+import keras_hub
+from keras import ops
+
+DECAY_EXCLUDE = ("bias", "gamma", "beta")  # AdamW does not decay these
+
+
+@keras.saving.register_keras_serializable(package="meld_tf")
+class PartwiseAdamW(keras.optimizers.Adam):
+    """AdamW whose learning rate is scaled per weight.
+
+    Args:
+        learning_rate: the base rate.
+        multipliers: ``{weight path: multiplier}``; a weight not listed uses the base rate.
+        decoupled_weight_decay: AdamW's weight decay, applied with each weight's own rate
+            (``w -= w * decay * rate``) before the Adam step.
+        decay_exclude: weights whose name contains one of these are not decayed.
+        **kwargs: passed to ``keras.optimizers.Adam``.
+    """
+
+    def __init__(self, learning_rate=1e-3, multipliers=None, decoupled_weight_decay=0.0,
+                 decay_exclude=DECAY_EXCLUDE, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.multipliers = dict(multipliers or {})
+        self.decoupled_weight_decay = decoupled_weight_decay
+        self.decay_exclude = tuple(decay_exclude)
+
+    def build(self, variables):
+        super().build(variables)
+        # Per weight, in the order of `_get_variable_index` (the backend may hand
+        # `update_step` its own variable objects, without Keras's path and name).
+        self._scales = [self.multipliers.get(v.path, 1.0) for v in variables]
+        self._decayed = [not any(n in v.name for n in self.decay_exclude) for v in variables]
+
+    def update_step(self, gradient, variable, learning_rate):
+        index = self._get_variable_index(variable)
+        rate = ops.cast(learning_rate, variable.dtype) * self._scales[index]
+        if self.decoupled_weight_decay and self._decayed[index]:
+            decay = ops.cast(self.decoupled_weight_decay, variable.dtype)
+            self.assign(variable, variable - variable * decay * rate)
+        super().update_step(gradient, variable, rate)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "multipliers": self.multipliers,
+            "decoupled_weight_decay": self.decoupled_weight_decay,
+            "decay_exclude": list(self.decay_exclude),
+        })  # fmt: skip
+        return config
+
+
+def pretrained_weights(model, config):
+    """The trainable weights of ``model`` that come from pretrained KerasHub backbones: the
+    BERT of a pretrained ``text_preset`` (not the random ``bert_tiny``) and a ResNet
+    ``video_preset``. The encoders' projections, the fusion and the heads are new."""
+    pretrained = []
+    if config.text_encoder == "bert" and config.text_preset != "bert_tiny":
+        pretrained.append(keras_hub.models.BertBackbone)
+    if config.video_preset:
+        pretrained.append(keras_hub.models.ResNetBackbone)
+    found = []
+
+    def visit(layer):
+        if pretrained and isinstance(layer, tuple(pretrained)):
+            found.extend(layer.trainable_weights)
+        elif hasattr(layer, "layers"):
+            for child in layer.layers:
+                visit(child)
+        elif isinstance(layer, keras.layers.TimeDistributed):
+            visit(layer.layer)
+
+    visit(model)
+    return found
+
+
+def make_optimizer(model, config):
+    """The `PartwiseAdamW` of a ``TrainConfig``: one rate (``learning_rate``) if set, else
+    ``scratch_lr`` with ``pretrained_lr`` for the pretrained backbones."""
+    if config.learning_rate:
+        base, multipliers = config.learning_rate, {}
+    else:
+        base = config.scratch_lr
+        scale = config.pretrained_lr / config.scratch_lr
+        multipliers = {w.path: scale for w in pretrained_weights(model, config.model)}
+    return PartwiseAdamW(
+        learning_rate=base, multipliers=multipliers,
+        decoupled_weight_decay=config.weight_decay,
+    )
