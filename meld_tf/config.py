@@ -12,6 +12,7 @@ and ``meld_tf.train`` generates its flags from the same metadata.
 import dataclasses
 import json
 import operator
+import re
 
 from meld_tf.labels import MODALITIES
 
@@ -45,6 +46,8 @@ def option(default, help, **metadata):  # noqa: A002  (the argparse word)
             (``min``/``max`` inclusive, ``above``/``below`` exclusive; for a tuple they
             hold for every item), ``nargs`` and ``of`` (a tuple's length and item type),
             ``negated`` (a bool flag that sets the field to False, e.g. ``--freeze-text``),
+            ``pattern`` (a regular expression the value must match in full) with
+            ``pattern_words`` (what it means, for the error),
             ``metavar``.
     """
     return dataclasses.field(default=default, metadata={"help": help, **metadata})
@@ -78,6 +81,8 @@ def check_field(field, value):
     for item in value if is_tuple else (value,):
         if kind in KINDS and not _kind_ok(kind, item):
             raise ValueError(f"{where} must be {KINDS[kind]}{' each' if is_tuple else ''}.")
+        if "pattern" in meta and not re.fullmatch(meta["pattern"], str(item)):
+            raise ValueError(f"{where} must be {meta['pattern_words']}.")
         if "choices" in meta and item not in meta["choices"]:
             raise ValueError(
                 f"Unknown {field.name} {item!r} ({flag_of(field)}); valid choices: {valid}."

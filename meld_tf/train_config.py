@@ -14,6 +14,7 @@ import json
 from meld_tf.config import JsonConfig, ModelConfig, check_fields, option
 
 DATASETS = ("auto", "full", "text", "sample")
+DATASET_PATTERN = r"auto|full|text|sample(_\d+d_s\d+)?"  # sample_120d_s0: a bigger sample
 CLASS_WEIGHTS = ("none", "balanced")
 STRATEGIES = ("auto", "mirrored", "multi_worker", "tpu")  # see meld_tf.distribute
 MAX_SEED = 2**32 - 1  # NumPy's largest seed
@@ -74,7 +75,11 @@ class TrainConfig(JsonConfig):
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     # Data.
     dataset: str = option(
-        "auto", "auto: prepared MELD if found, else the built-in sample", choices=DATASETS
+        "auto",
+        "auto (prepared MELD if found, else the built-in sample), full, text, sample, or "
+        "sample_<N>d_s<SEED> (the sample generated with N dialogues and that seed)",
+        pattern=DATASET_PATTERN, pattern_words=f"one of {', '.join(DATASETS)} or "
+        "sample_<N>d_s<SEED> (e.g. sample_120d_s0)",
     )
     dataset_version: str = option(
         "", "TFDS version of meld/<dataset> (a run records the one it used)"

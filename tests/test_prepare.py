@@ -42,3 +42,18 @@ def test_load_sample(sample_data_dir, sample_root):
     assert example["frames"].shape == (8, 112, 112, 3) and example["frames"].dtype == np.uint8
     assert example["audio"].dtype == np.int16
     assert example["text"] and 0 <= example["emotion"] < 7
+
+
+def test_sample_of_another_size_by_name(tmp_path):
+    from meld_tf.data.prepare import meld_builder
+    from meld_tf.train_config import TrainConfig
+
+    builder = meld_builder("sample_7d_s1", str(tmp_path))
+    config = builder.builder_config
+    assert (config.generated, config.sample_dialogues, config.sample_seed) == (True, 7, 1)
+    assert TrainConfig(dataset="sample_7d_s1").dataset == "sample_7d_s1"
+    for bad in ("sample_7d", "samples"):
+        with pytest.raises(ValueError, match="sample_<N>d_s<SEED>"):
+            meld_builder(bad, str(tmp_path))
+        with pytest.raises(ValueError, match=r"\(--dataset\)"):
+            TrainConfig(dataset=bad)

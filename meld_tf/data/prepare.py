@@ -7,11 +7,13 @@ same default folder, so a dataset built on the command line is found here.
 
 import os
 import pathlib
+import re
 
 import tensorflow_datasets as tfds
 
 SPLITS = ("train", "validation", "test")
 CONFIGS = ("text", "full", "sample")
+SAMPLE_NAME = re.compile(r"sample_(\d+)d_s(\d+)")  # the name `sample_config` gives
 
 
 def default_data_dir():
@@ -21,12 +23,21 @@ def default_data_dir():
 
 
 def meld_builder(config_name, data_dir=None):
-    """The TFDS builder of ``meld/<config_name>`` in ``data_dir`` (default: TFDS's)."""
-    if config_name not in CONFIGS:
-        raise ValueError(f"Unknown MELD config {config_name!r}; choose one of {CONFIGS}.")
-    import tfds_meld  # noqa: F401  (registers "meld")
+    """The TFDS builder of ``meld/<config_name>`` in ``data_dir`` (default: TFDS's).
 
-    return tfds.builder(f"meld/{config_name}", data_dir=data_dir or default_data_dir())
+    ``config_name`` is one of `CONFIGS`, or ``sample_<N>d_s<SEED>``: the sample generated
+    with N dialogues and that seed (``sample_120d_s0`` has 255 test utterances).
+    """
+    sample = SAMPLE_NAME.fullmatch(config_name)
+    if config_name not in CONFIGS and not sample:
+        raise ValueError(
+            f"Unknown MELD config {config_name!r}; choose one of {CONFIGS} or "
+            "sample_<N>d_s<SEED>."
+        )
+    from tfds_meld.meld.meld_dataset_builder import sample_config  # registers "meld"
+
+    config = sample_config(int(sample[1]), int(sample[2])) if sample else config_name
+    return tfds.builder("meld", config=config, data_dir=data_dir or default_data_dir())
 
 
 def is_prepared(config_name, data_dir=None):
