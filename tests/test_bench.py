@@ -115,3 +115,20 @@ def test_quick_run_on_real_meld(tmp_path, monkeypatch):
     assert training["tokens_per_utterance"] < 32  # Padding trimmed: utterances are short.
     inference = results["inference"]
     assert inference["latency_ms_median"] > 0 and inference["batch64_utterances_per_s"] > 0
+
+
+def test_sample_scores_quick_writes_its_section(tmp_path):
+    """The sample table's script, smoke-sized: trains its rows and rewrites only its section."""
+    bench = load_bench("sample_scores")
+    out = tmp_path / "README.md"
+    out.write_text("before\n<!-- sample-scores:start -->\nold\n<!-- sample-scores:end -->\nafter\n")
+    bench.main(["--quick", "--out", str(out), "--work-dir", str(tmp_path / "work")])
+    text = out.read_text()
+    assert text.startswith("before\n") and text.endswith("\nafter\n") and "old" not in text
+    rows = [line for line in text.splitlines() if line.startswith("| text") or
+            line.startswith("| audio")]
+    assert len(rows) == 2
+    from meld_tf.data.sample_oracle import bayes_accuracy
+
+    assert f"| audio | {100 * bayes_accuracy(('audio',), num_dialogues=5):.1f} |" in text
+    assert "Written by `python bench/sample_scores.py --quick" in text

@@ -1,0 +1,208 @@
+"""The README's sample table: every model trained from scratch, beside the sample's ceilings.
+
+Each row is `python -m meld_tf.train` with the default flags except the row's modalities,
+encoder and fusion (and ``--epochs`` and the video geometry, the same for every row), on
+the sample generated with ``--dialogues`` dialogues (120: 255 test utterances), for each
+seed. The ceiling of a row is the accuracy of the Bayes decision from what its modalities
+show (`meld_tf.data.sample_oracle`). The fused model trained with modality dropout is also
+scored with each modality masked at test (`meld_tf.evaluate --drop-modality`), beside the
+model trained on the other two.
+
+    python bench/sample_scores.py                      # 3 seeds, writes the README's table
+    python bench/sample_scores.py --seeds 1 --rows audio "video (conv3d)"
+    python bench/sample_scores.py --quick --out /tmp/t.md   # smoke run (CI)
+
+Runs are kept in ``--work-dir`` (one folder per row and seed): an interrupted benchmark
+resumes where it stopped, and a finished run is not trained again.
+"""
+
+import argparse
+import json
+import pathlib
+import subprocess
+import sys
+import time
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from meld_text import machine  # noqa: E402  (bench/ is on the path of a bench script)
+
+from meld_tf.data.sample_oracle import bayes_accuracy  # noqa: E402
+
+MARK_START, MARK_END = "<!-- sample-scores:start -->", "<!-- sample-scores:end -->"
+ALL = ("text", "audio", "video")
+# name -> (modalities, extra flags); every other flag is the default.
+ROWS = {
+    "text (BiLSTM)": (("text",), ["--text-encoder", "bilstm"]),
+    "text (BERT, MiniLM)": (("text",), []),
+    "audio": (("audio",), []),
+    "video (resnet18)": (("video",), []),
+    "video (conv3d)": (("video",), ["--video-encoder", "conv3d"]),
+    "text+audio+video, attention": (ALL, ["--fusion", "attention"]),
+    "text+audio+video, attention, modality dropout 0.3": (
+        ALL, ["--fusion", "attention", "--modality-dropout", "0.3"]),
+    "text+audio, attention": (("text", "audio"), ["--fusion", "attention"]),
+    "text+video, attention": (("text", "video"), ["--fusion", "attention"]),
+    "audio+video, attention": (("audio", "video"), ["--fusion", "attention"]),
+}
+DROPOUT_ROW = "text+audio+video, attention, modality dropout 0.3"
+PAIR_ROWS = {"text": "audio+video, attention", "audio": "text+video, attention",
+             "video": "text+audio, attention"}  # masked modality -> model without it
+QUICK_ROWS = ("text (BiLSTM)", "audio")
+
+
+def run_dir(work, row, seed):
+    slug = "".join(c if c.isalnum() else "-" for c in row).strip("-")
+    return work / "runs" / f"{slug}-seed{seed}"
+
+
+def train(row, seed, args, work):
+    """Trains one row for one seed (unless done); returns its run folder."""
+    out = run_dir(work, row, seed)
+    if (out / "metrics.json").is_file():
+        return out
+    modalities, flags = ROWS[row]
+    command = [
+        sys.executable, "-m", "meld_tf.train", "--modalities", *modalities, *flags,
+        "--dataset", args.dataset, "--data-dir", str(work / "data"), "--epochs",
+        str(args.epochs), "--frame-size", str(args.frame_size), "--num-frames",
+        str(args.num_frames), "--seed", str(seed), "--out", str(out), *args.extra,
+    ]
+    print(f"[{time.strftime('%H:%M:%S')}] {row}, seed {seed}", flush=True)
+    log = work / "logs" / f"{out.name}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a", encoding="utf-8") as file:
+        done = subprocess.run(command, stdout=file, stderr=subprocess.STDOUT, cwd=REPO)
+    if done.returncode:
+        sys.exit(f"{row}, seed {seed} failed (exit {done.returncode}); see {log}")
+    return out
+
+
+def test_scores(out, drop=()):
+    """``(emotion accuracy, emotion weighted F1, sentiment weighted F1)`` on test, in %."""
+    if drop:
+        from meld_tf.evaluate import evaluate_run
+
+        metrics, _ = evaluate_run(str(out), "test", verbose=False, drop=drop)
+    else:
+        metrics = json.loads((out / "metrics.json").read_text())["test"]
+    return tuple(100 * metrics[head][score] for head, score in (
+        ("emotion", "accuracy"), ("emotion", "weighted_f1"), ("sentiment", "weighted_f1")))
+
+
+def mean_std(values):
+    values = [float(v) for v in values]
+    mean = sum(values) / len(values)
+    std = (sum((v - mean) ** 2 for v in values) / max(1, len(values) - 1)) ** 0.5
+    return mean, std
+
+
+def cell(values):
+    mean, std = mean_std(values)
+    return f"{mean:.1f} ± {std:.1f}" if len(values) > 1 else f"{mean:.1f}"
+
+
+def table(results, ceilings, args):
+    """The markdown table and the issue's checks, from ``results[(row, drop)] = [scores]``."""
+    lines = ["| model | ceiling (acc) | emotion acc | emotion wF1 | sentiment wF1 |",
+             "|---|---|---|---|---|"]
+    for (row, drop), runs in results.items():
+        name = row if not drop else f"{row}, {drop} masked at test"
+        ceiling = ceilings[(row, drop)]
+        lines.append(f"| {name} | {100 * ceiling:.1f} | "
+                     + " | ".join(cell([r[i] for r in runs]) for i in range(3)) + " |")
+    checks = []
+    acc = {key: mean_std([r[0] for r in runs])[0] for key, runs in results.items()}
+    for key, value in acc.items():
+        if not key[1] and key[0] in ROWS and len(ROWS[key[0]][0]) == 1:
+            target = 100 * ceilings[key] - 8
+            checks.append(f"{key[0]}: {value:.1f} vs ceiling - 8 = {target:.1f}: "
+                          f"{'met' if value >= target else 'NOT met'}")
+    fused = ("text+audio+video, attention", "")
+    singles = [v for k, v in acc.items() if not k[1] and len(ROWS[k[0]][0]) == 1]
+    if fused in acc and singles:
+        margin = acc[fused] - max(singles)
+        gap = 100 * ceilings[fused] - acc[fused]
+        checks.append(f"fusion - best single modality = {margin:+.1f} (target >= +8): "
+                      f"{'met' if margin >= 8 else 'NOT met'}")
+        checks.append(f"fused ceiling - fusion = {gap:.1f} (target <= 8): "
+                      f"{'met' if gap <= 8 else 'NOT met'}")
+    for modality, pair in PAIR_ROWS.items():
+        masked = (DROPOUT_ROW, modality)
+        if masked in acc and (pair, "") in acc:
+            diff = acc[(pair, "")] - acc[masked]
+            checks.append(f"{modality} masked vs {pair}: {diff:+.1f} behind (target <= 3): "
+                          f"{'met' if diff <= 3 else 'NOT met'}")
+    return lines, checks
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dialogues", type=int, default=120, help="sample size (120: 255 test)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--frame-size", type=int, default=48)
+    parser.add_argument("--num-frames", type=int, default=4)
+    parser.add_argument("--work-dir", default="~/.cache/meld_tf/bench/sample_scores")
+    parser.add_argument("--out", default=str(REPO / "README.md"),
+                        help="file whose sample-scores section is rewritten (README.md)")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 2 rows, 1 seed, 1 epoch, the smallest sample")
+    parser.add_argument("extra", nargs="*", help="more train flags, after --")
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.quick:
+        args.dialogues, args.seeds, args.epochs = 5, [1], 1
+        args.rows = list(QUICK_ROWS)
+    args.dataset = f"sample_{args.dialogues}d_s0"
+    work = pathlib.Path(args.work_dir).expanduser() / args.dataset
+    start = time.perf_counter()
+    results, ceilings = {}, {}
+    for row in args.rows:
+        modalities = ROWS[row][0]
+        ceilings[(row, "")] = bayes_accuracy(modalities, num_dialogues=args.dialogues)
+        runs = [train(row, seed, args, work) for seed in args.seeds]
+        results[(row, "")] = [test_scores(out) for out in runs]
+        if row == DROPOUT_ROW:
+            for modality in ALL:
+                rest = tuple(m for m in ALL if m != modality)
+                ceilings[(row, modality)] = bayes_accuracy(rest, num_dialogues=args.dialogues)
+                results[(row, modality)] = [test_scores(out, (modality,)) for out in runs]
+    lines, checks = table(results, ceilings, args)
+    minutes = (time.perf_counter() - start) / 60
+    command = "python bench/sample_scores.py " + (" ".join(argv or sys.argv[1:]) or "")
+    section = [
+        MARK_START,
+        f"Test split of `{args.dataset}` (the sample generated with {args.dialogues} "
+        f"dialogues), mean ± std over seeds {', '.join(map(str, args.seeds))}; "
+        f"`--epochs {args.epochs} --frame-size {args.frame_size} --num-frames "
+        f"{args.num_frames}` and the row's modalities, encoder and fusion, every other flag "
+        "the default. Ceiling: the accuracy of the Bayes decision from what the row's "
+        "modalities show (`meld_tf.data.sample_oracle`).",
+        "",
+        *lines,
+        "",
+        "Checks: " + "; ".join(checks) + "." if checks else "",
+        "",
+        f"Written by `{command}` on {time.strftime('%Y-%m-%d')}, {machine()}; "
+        f"{minutes:.0f} min wall (runs already done are reused).",
+        MARK_END,
+    ]
+    print("\n".join(section))
+    out = pathlib.Path(args.out)
+    text = out.read_text(encoding="utf-8") if out.is_file() else f"{MARK_START}\n{MARK_END}\n"
+    if MARK_START not in text:
+        sys.exit(f"{out} has no {MARK_START} ... {MARK_END} section to rewrite.")
+    head, rest = text.split(MARK_START, 1)
+    tail = rest.split(MARK_END, 1)[1]
+    out.write_text(head + "\n".join(section) + tail, encoding="utf-8")
+    print(f"Wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
