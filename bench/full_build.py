@@ -21,9 +21,9 @@ import tempfile
 import time
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO), str(REPO / "bench")]
 
-from meld_text import machine  # noqa: E402  (bench/ is on the path of a bench script)
+from meld_text import machine  # noqa: E402
 
 from meld_tf.data.sample_archive import write_raw_archive  # noqa: E402
 from tfds_meld.meld import meld_files  # noqa: E402

@@ -24,9 +24,9 @@ import sys
 import time
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO), str(REPO / "bench")]
 
-from meld_text import machine  # noqa: E402  (bench/ is on the path of a bench script)
+from meld_text import machine  # noqa: E402
 
 from meld_tf.data.sample_oracle import bayes_accuracy  # noqa: E402
 
