@@ -8,6 +8,7 @@ same default folder, so a dataset built on the command line is found here.
 import os
 import pathlib
 import re
+import sys
 
 import tensorflow_datasets as tfds
 
@@ -53,6 +54,8 @@ def prepare_meld(config_name, data_dir=None, manual_dir=None):
     """
     builder = meld_builder(config_name, data_dir)
     if not builder.is_prepared():
+        if not sys.stderr.isatty():  # TFDS's bars redraw every example: megabytes in a log
+            tfds.disable_progress_bar()  # (ours, sparse off a terminal, still report)
         config = tfds.download.DownloadConfig(
             manual_dir=None if manual_dir is None else str(pathlib.Path(manual_dir).expanduser())
         )
