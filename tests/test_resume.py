@@ -59,7 +59,9 @@ def max_difference(one, two):
     return float(np.max(np.abs(np.asarray(one, np.float64) - np.asarray(two, np.float64))))
 
 
-@pytest.mark.parametrize("bucket", [False, True], ids=["padded", "bucketed"])
+@pytest.mark.parametrize(
+    "bucket", [False, pytest.param(True, marks=pytest.mark.large)], ids=["padded", "bucketed"]
+)
 def test_resumed_run_equals_the_uninterrupted_run(sample_data_dir, tmp_path, bucket):
     flags = ["--bucket-by-length"] if bucket else []
     whole = trainer.train(config_of(sample_data_dir, tmp_path / "whole", *flags), verbose=False)
