@@ -243,3 +243,17 @@ def test_distributed_search_chief_and_two_workers(tmp_path, cli_files):
     rows = [line.split()[0] for line in table.splitlines()[3:] if line.strip()][: len(trials)]
     assert sorted(rows) == sorted(trials)
     assert (out / search_cli.BEST_CONFIG).is_file()
+
+
+@pytest.mark.parametrize(
+    "space, message",
+    [
+        ({"hidden_dim": (0, 8)}, r"SearchSpace.hidden_dim: hidden_dim 0 \(--hidden-dim\) must be"),
+        ({"batch_size": (16, -1)}, r"batch_size -1 \(--batch-size\) must be at least 1"),
+        ({"dropout": (0.3, 1.5)}, r"dropout 1.5 \(--dropout\) must be at least 0 and less than 1"),
+        ({"fusion": ("sum",)}, r"Unknown fusion 'sum' \(--fusion\)"),
+    ],
+)
+def test_a_search_space_gets_the_checks_of_a_training_run(space, message):
+    with pytest.raises(ValueError, match=message):
+        SearchSpace(**space)

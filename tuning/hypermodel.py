@@ -18,12 +18,14 @@ from meld_tf import trainer
 from meld_tf.callbacks import DataOrder
 from meld_tf.config import (
     AUDIO_FEATURES,
-    FUSIONS,
     TEXT_POOLINGS,
     VIDEO_TEMPORAL,
     JsonConfig,
+    ModelConfig,
+    check_field,
 )
 from meld_tf.models.audio_encoder import adapt_audio_normalization
+from meld_tf.train_config import TrainConfig
 
 RANGES = ("learning_rate", "dropout")
 """Fields of ``SearchSpace`` that are ``(min, max)`` ranges; the others are choices."""
@@ -73,17 +75,16 @@ class SearchSpace(JsonConfig):
                     f"SearchSpace.{name} {values} must be a (min, max) range with "
                     "0 < min <= max, or () to keep the base value."
                 )
-        for name, valid in (
-            ("fusion", FUSIONS),
-            ("text_pooling", TEXT_POOLINGS),
-            ("audio_features", AUDIO_FEATURES),
-            ("video_temporal", VIDEO_TEMPORAL),
-        ):
-            unknown = sorted(set(getattr(self, name)) - set(valid))
-            if unknown:
-                raise ValueError(
-                    f"SearchSpace.{name} has unknown values {unknown}; valid: {list(valid)}."
-                )
+        # Every value must be valid for its config field: the checks of a training run.
+        config_fields = {
+            f.name: f for c in (ModelConfig, TrainConfig) for f in dataclasses.fields(c)
+        }
+        for field in dataclasses.fields(self):
+            for value in getattr(self, field.name):
+                try:
+                    check_field(config_fields[field.name], value)
+                except ValueError as error:
+                    raise ValueError(f"SearchSpace.{field.name}: {error}") from None
 
     @classmethod
     def load(cls, path):
