@@ -147,7 +147,7 @@ def test_search_resumes_and_its_best_config_retrains_to_the_same_score(
     assert config.learning_rate == best["hyperparameters"]["learning_rate"]
     assert config.model.fusion == best["hyperparameters"]["fusion"]
     assert config.batch_size == best["hyperparameters"]["batch_size"]
-    assert config.out == ""
+    assert config.out == "" and config.dataset == "sample" and config.dataset_version
     replay = tmp_path / "replay.json"
     config.replace(out=str(tmp_path / "run")).save(replay)
     run_dir = train_cli.main(["--config", str(replay)])

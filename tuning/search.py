@@ -177,7 +177,8 @@ def best_config(out, settings):
         raise ValueError(f"No completed trial in {out}; nothing to write.")
     path = os.path.join(out, PROJECT, f"trial_{trials[0]['trial_id']}", "trial.json")
     hp = keras_tuner.engine.trial.Trial.load(path).hyperparameters
-    return sample_config(hp, settings.base, settings.space).replace(out="")
+    config = sample_config(hp, settings.base, settings.space).replace(out="")
+    return trainer.resolve_data(config)[0]  # The data the trials used, spelt out.
 
 
 def search(settings, out, verbose=1):
