@@ -108,7 +108,8 @@ def run_seed(config, seed, out):
     run_dir = os.path.join(out, f"seed{seed}")
     config = config.replace(seed=seed, out=run_dir)
     finished = os.path.isfile(os.path.join(run_dir, trainer.MODEL_FILE))
-    if finished and TrainConfig.load(os.path.join(run_dir, trainer.CONFIG_FILE)) != config:
+    saved = finished and TrainConfig.load(os.path.join(run_dir, trainer.CONFIG_FILE))
+    if finished and not trainer.asks_for(config, saved):  # It records its resolved data.
         raise SystemExit(
             f"{run_dir} holds a finished run with another config; choose another --out."
         )
