@@ -65,16 +65,18 @@ class MeldFiles:
         self.clip_dirs = {**other.clip_dirs, **self.clip_dirs}
 
 
-def _scan(root, names):
-    """``{name: shallowest path}`` of the files and folders named in ``names`` under ``root``.
+def _scan(root, files=(), folders=()):
+    """``{name: shallowest path}`` of the files named in ``files`` and the folders named in
+    ``folders`` under ``root``.
 
     One walk; macOS junk is skipped and clip folders are not entered (they only hold clips).
     """
     found = {}
-    for folder, dirs, files in os.walk(root):
+    for parent, dirs, names in os.walk(root):
         dirs[:] = [d for d in dirs if d != _MACOS_DIR]
-        for name in (n for n in dirs + files if n in names):
-            path = pathlib.Path(folder) / name
+        matches = [n for n in names if n in files] + [d for d in dirs if d in folders]
+        for name in matches:
+            path = pathlib.Path(parent) / name
             if name not in found or (len(path.parts), str(path)) < (
                 len(found[name].parts), str(found[name])
             ):
@@ -85,16 +87,11 @@ def _scan(root, names):
 
 def find_files(root):
     """Search ``root`` at any depth for the three CSVs and the three clip folders."""
-    found = _scan(root, {*CSV_NAMES.values(), *CLIP_DIRS.values()})
-    is_kind = {True: pathlib.Path.is_file, False: pathlib.Path.is_dir}
-    pick = lambda name, file: found[name] if name in found and is_kind[file](found[name]) else None  # noqa: E731
-    files = MeldFiles({}, {})
-    for split in SPLITS:
-        if csv := pick(CSV_NAMES[split], True):
-            files.csvs[split] = csv
-        if clips := pick(CLIP_DIRS[split], False):
-            files.clip_dirs[split] = clips
-    return files
+    found = _scan(root, files=CSV_NAMES.values(), folders=CLIP_DIRS.values())
+    return MeldFiles(
+        csvs={split: found[name] for split, name in CSV_NAMES.items() if name in found},
+        clip_dirs={split: found[name] for split, name in CLIP_DIRS.items() if name in found},
+    )
 
 
 def index_clips(clip_dir):
@@ -300,8 +297,7 @@ def _archives_to_open(source, files, with_media):
     then the outer ``MELD.Raw.tar.gz`` (or ``source`` itself when it is a file)."""
     if source.is_file():
         return [source]
-    names = {ARCHIVE_NAME, *INNER_ARCHIVES.values()}
-    found = {name: path for name, path in _scan(source, names).items() if path.is_file()}
+    found = _scan(source, files={ARCHIVE_NAME, *INNER_ARCHIVES.values()})
     missing = set(files.missing(with_media))
     inner = [
         found[INNER_ARCHIVES[split]] for split in SPLITS
