@@ -74,6 +74,8 @@ def check_field(field, value):
     kind = meta.get("of", str) if is_tuple else field.type
     nargs = meta.get("nargs", "+")
     valid = ", ".join(map(repr, meta.get("choices", ())))
+    if is_tuple and not isinstance(value, tuple):
+        raise ValueError(f"{where} must be a list of values.")
     if is_tuple and isinstance(nargs, int) and len(value) != nargs:
         raise ValueError(f"{where} must hold {nargs} values.")
     if is_tuple and not value:
@@ -94,10 +96,16 @@ def check_field(field, value):
 
 
 def check_fields(config):
-    """`check_field` for every field of ``config`` that carries flag metadata."""
+    """`check_field` for every field of ``config`` that carries flag metadata; a list (from
+    JSON or argparse) given for a tuple field becomes a tuple, so the config stays hashable."""
     for field in dataclasses.fields(config):
-        if "help" in field.metadata:
-            check_field(field, getattr(config, field.name))
+        if "help" not in field.metadata:
+            continue
+        value = getattr(config, field.name)
+        if field.type is tuple and isinstance(value, list):
+            value = tuple(value)
+            object.__setattr__(config, field.name, value)
+        check_field(field, value)
 
 
 class JsonConfig:

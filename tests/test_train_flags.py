@@ -80,6 +80,8 @@ def test_json_configs_get_the_same_checks(tmp_path):
         TrainConfig.from_dict({"model": {"num_frames": 0}})
     with pytest.raises(ValueError, match=r"epochs '3' \(--epochs\) must be a whole number"):
         TrainConfig.from_dict({"epochs": "3"})
+    with pytest.raises(ValueError, match=r"modalities 'text' \(--modalities\) must be a list"):
+        TrainConfig.from_dict({"model": {"modalities": "text"}})
     with pytest.raises(ValueError, match="Unknown fusion 'sum'"):
         ModelConfig(fusion="sum")
     path = tmp_path / "config.json"
