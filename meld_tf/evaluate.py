@@ -19,6 +19,7 @@ import tensorflow as tf
 from meld_tf import trainer
 from meld_tf.metrics import classification_report
 from meld_tf.preprocessor import split_metadata
+from meld_tf.run_data import data_of_run
 
 SCORES = ("accuracy", "weighted_f1", "macro_f1")
 
@@ -57,11 +58,7 @@ def evaluate_run(run_dir, split="test", data_dir=None, verbose=True, drop=()):
         same from the run's ``metrics.json`` (None if it recorded none for ``split``).
     """
     config, model, preprocessor, recorded = trainer.load_run(run_dir)
-    if config.dataset == "auto":  # A run of an older meld_tf recorded only metrics.json's.
-        config = config.replace(dataset=recorded.get("dataset", "auto"))
-    if data_dir:
-        config = config.replace(data_dir=data_dir)
-    config, _ = trainer.resolve_data(config)  # The run's dataset and version, or an error.
+    config = data_of_run(config, recorded, data_dir)  # The run's data, or an error.
     if verbose:
         print(f"Run {run_dir}: {trainer.describe_data(config)}, split {split}.", flush=True)
     examples = trainer.load_splits(config)[split]

@@ -24,6 +24,7 @@ from meld_tf.data.audio_features import compute_audio_features
 from meld_tf.labels import EMOTIONS
 from meld_tf.models import attention_weights_model
 from meld_tf.preprocessor import split_metadata
+from meld_tf.run_data import data_of_run
 
 NEUTRAL = "neutral"
 SPECTROGRAM_MEL_BINS = 64  # Display resolution of `plot_example`'s spectrogram.
@@ -34,10 +35,8 @@ def _run_split(run_dir, split, data_dir=None):
     if split not in trainer.SPLITS:
         raise ValueError(f"Unknown split {split!r}; choose one of {trainer.SPLITS}.")
     config, model, preprocessor, recorded = trainer.load_run(run_dir)
-    dataset = recorded.get("dataset") or trainer.choose_dataset(config)[0]
-    if data_dir:
-        config = config.replace(data_dir=data_dir)
-    return config, model, preprocessor, trainer.load_splits(config, dataset)[split]
+    config = data_of_run(config, recorded, data_dir)
+    return config, model, preprocessor, trainer.load_splits(config)[split]
 
 
 def predictions_table(run_dir, split="test", data_dir=None):

@@ -53,3 +53,19 @@ def resolve_data(config):
         )
     resolved = config.replace(dataset=dataset, data_dir=data_dir, dataset_version=version)
     return resolved, reason
+
+
+def data_of_run(config, recorded, data_dir=None):
+    """A finished run's config resolved to the data it trained on (`resolve_data`).
+
+    Args:
+        config: the run's ``config.json``.
+        recorded: its ``metrics.json`` (names the dataset of a run of an older meld_tf,
+            whose config says ``auto``).
+        data_dir: read the data from this folder instead of the run's.
+    """
+    if config.dataset == "auto":
+        config = config.replace(dataset=recorded.get("dataset", "auto"))
+    if data_dir:
+        config = config.replace(data_dir=data_dir)
+    return resolve_data(config)[0]
