@@ -49,7 +49,7 @@ if os.environ["TF_CPP_MIN_LOG_LEVEL"] != "0" and "tensorflow" not in sys.modules
 
         tensorflow.config.list_physical_devices()  # The device probe's lines, too.
 
-from meld_tf import metrics  # noqa: E402, F401  (registers the metrics a saved run names)
+from meld_tf import metrics, optimizer  # noqa: E402, F401  (register what a saved run names)
 from meld_tf.labels import EMOTIONS, MODALITIES, SENTIMENTS  # noqa: E402
 from meld_tf.models import build_classifier  # noqa: E402  (also registers the custom layers)
 

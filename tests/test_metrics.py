@@ -125,18 +125,20 @@ def test_report_lists_every_class_and_the_averages():
 
 
 def test_compiled_model_loads_after_import_meld_tf_alone(tmp_path):
-    """A model compiled with the head metrics (as every run's model.keras) loads in a fresh
-    process that has only done `import meld_tf`."""
+    """A model compiled as a run compiles it (its optimizer, the head metrics) loads in a
+    fresh process that has only done `import meld_tf`."""
     import subprocess
     import sys
 
     import keras
 
     from meld_tf.metrics import head_metrics
+    from meld_tf.optimizer import PartwiseAdamW
 
     inputs = keras.Input((4,))
     model = keras.Model(inputs, keras.layers.Dense(7, activation="softmax")(inputs))
-    model.compile(loss="categorical_crossentropy", metrics=head_metrics(7))
+    model.compile(optimizer=PartwiseAdamW(1e-3, decoupled_weight_decay=0.01),
+                  loss="categorical_crossentropy", metrics=head_metrics(7))
     model.fit(np.ones((8, 4)), np.eye(7)[np.arange(8) % 7], verbose=0)
     path = tmp_path / "model.keras"
     model.save(path)
