@@ -40,12 +40,16 @@ def resolve_data(config):
     """``(config, reason)``: ``config`` with its data spelt out, as a run records it.
 
     ``dataset`` (``auto`` resolved by `choose_dataset`), ``data_dir`` (absolute) and
-    ``dataset_version`` (the version the TFDS builder reads and writes). A replayed
-    config keeps its data; raises RunError if its version is not the builder's.
+    ``dataset_version`` (the version the TFDS builder reads and writes; for the generated
+    sample also the generator's ``sample_version``, e.g. ``1.0.0+sample.3f2a9c1e04b7``).
+    A replayed config keeps its data; raises RunError if its version is not the builder's.
     """
     dataset, reason = choose_dataset(config)
     data_dir = os.path.abspath(os.path.expanduser(config.data_dir or meld_data.default_data_dir()))
-    version = str(meld_builder(dataset, data_dir).version)
+    builder = meld_builder(dataset, data_dir)
+    version = str(builder.version)
+    if builder.sample_version():  # A changed sample generator makes other data.
+        version += f"+sample.{builder.sample_version()}"
     if config.dataset_version not in ("", version):
         raise RunError(
             f"The config asks for meld/{dataset} version {config.dataset_version}, but this "

@@ -15,10 +15,20 @@ def test_a_run_spells_out_its_data(sample_data_dir):
     config, reason = trainer.resolve_data(request)
     assert config.dataset == "sample" and "synthetic sample" in reason
     assert config.data_dir == os.path.abspath(sample_data_dir)
-    assert config.dataset_version == str(meld_builder("sample", str(sample_data_dir)).version)
+    builder = meld_builder("sample", str(sample_data_dir))
+    assert config.dataset_version == f"{builder.version}+sample.{builder.sample_version()}"
     assert trainer.resolve_data(config)[0] == config  # A replay keeps its data.
     with pytest.raises(trainer.RunError, match="asks for meld/sample version 0.0.1"):
         trainer.resolve_data(config.replace(dataset_version="0.0.1"))
+
+
+def test_a_replay_refuses_a_changed_sample_generator(sample_data_dir, monkeypatch):
+    from tfds_meld.meld import meld_dataset_builder
+
+    config, _ = trainer.resolve_data(TrainConfig(dataset="sample", data_dir=str(sample_data_dir)))
+    monkeypatch.setattr(meld_dataset_builder, "sample_fingerprint", lambda *a: "0123456789ab")
+    with pytest.raises(trainer.RunError, match=r"reads version 1\.0\.0\+sample\.0123456789ab"):
+        trainer.resolve_data(config)
 
 
 def _unfinished_run(run_dir, config):
