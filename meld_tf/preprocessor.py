@@ -104,6 +104,9 @@ def trim_text(inputs):
     }
 
 
+ORDER_GRAPH_SEED = 1  # see epoch_shuffle
+
+
 def epoch_shuffle(data, buffer_size, seed, epoch=None):
     """``data`` shuffled in an order that is a function of ``(seed, epoch)`` only.
 
@@ -121,6 +124,11 @@ def epoch_shuffle(data, buffer_size, seed, epoch=None):
         order_seed = tf.random.stateless_uniform(
             [], tf.stack([tf.constant(seed, tf.int64), number]), None, None, tf.int64
         )
+        # TensorFlow pairs an op seed with the graph seed and compares the pair with (0, 0)
+        # in Python, which a tensor op seed cannot answer when the global seed is 0 (e.g.
+        # after keras.utils.set_random_seed(0), --seed 0). A fixed seed for this function's
+        # graph avoids that, and keeps the order a function of (seed, epoch) alone.
+        tf.random.set_seed(ORDER_GRAPH_SEED)
         return data.shuffle(buffer_size, seed=order_seed, reshuffle_each_iteration=False)
 
     shuffled = tf.data.Dataset.from_tensors(0).flat_map(one_epoch)
