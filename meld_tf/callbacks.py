@@ -20,6 +20,8 @@ import os
 import keras
 import numpy as np
 
+from meld_tf.models.normalization import reestimate_batch_norm
+
 HISTORY_FILE = "history.csv"
 BEST_WEIGHTS_FILE = "best.weights.h5"
 BACKUP_DIR = "backup"
@@ -48,6 +50,26 @@ class DataOrder(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch.assign(epoch)
+
+
+class BatchNormStatistics(keras.callbacks.Callback):
+    """Before every validation, re-estimates the BatchNormalization statistics of the
+    model's encoders from training batches and the current weights
+    (`meld_tf.models.normalization.reestimate_batch_norm`), so validation, the checkpoint
+    of the epoch and the saved model normalise as training did.
+
+    Args:
+        batches: the training batches (any order; the first ``max_batches`` are used).
+        max_batches: how many batches to average (``TrainConfig.norm_batches``).
+    """
+
+    def __init__(self, batches, max_batches):
+        super().__init__()
+        self.batches = batches
+        self.max_batches = max_batches
+
+    def on_test_begin(self, logs=None):
+        reestimate_batch_norm(self.model, self.batches, self.max_batches)
 
 
 class NonFiniteError(RuntimeError):
@@ -157,11 +179,12 @@ class TrainingState(keras.callbacks.Callback):
         os.replace(self.path + ".tmp", self.path)  # Never half written.
 
 
-def make_callbacks(config, run_dir, epoch=None):
+def make_callbacks(config, run_dir, epoch=None, train_data=None):
     """The callbacks of a run, in order.
 
     * `FiniteGuard`: NaN or Inf stops the run before anything of its epoch is written.
     * `DataOrder` (when ``epoch``, the training dataset's epoch variable, is given).
+    * `BatchNormStatistics` (when ``train_data``, the training batches, is given).
     * ``ModelCheckpoint`` of the best weights by validation loss (``best.weights.h5``);
       ``train`` loads them at the end.
     * ``EarlyStopping`` on validation loss, ``ReduceLROnPlateau``.
@@ -192,6 +215,7 @@ def make_callbacks(config, run_dir, epoch=None):
     return [
         FiniteGuard(),
         *([DataOrder(epoch)] if epoch is not None else []),
+        *([BatchNormStatistics(train_data, config.norm_batches)] if train_data is not None else []),
         *steering,
         keras.callbacks.CSVLogger(os.path.join(run_dir, HISTORY_FILE), append=True),
         keras.callbacks.TensorBoard(os.path.join(run_dir, LOGS_DIR)),

@@ -26,6 +26,7 @@ VIDEO_ENCODERS = ("resnet18", "conv3d")
 VIDEO_SOURCES = ("face_frames", "frames")
 VIDEO_TEMPORAL = ("mean", "lstm")
 FUSIONS = ("attention", "concat", "late")
+NORMS = ("batch", "group")
 
 # Bounds a field's metadata may set: key -> (test, words).
 BOUNDS = {
@@ -165,9 +166,11 @@ class ModelConfig(JsonConfig):
         num_frames, frame_size: video input is ``(num_frames, frame_size, frame_size, 3)``.
         video_width: base width of the video CNN (64 is the standard ResNet18).
         video_temporal: ``"mean"`` pooling over frames or an ``"lstm"``.
-        norm_groups: the audio and video encoders normalise with GroupNormalization (no
-            running statistics) in at most this many groups (the most that divide the
-            channels).
+        norm: normalisation in the audio and video encoders: ``"batch"``
+            (BatchNormalization, statistics re-estimated on training data before each
+            validation) or ``"group"`` (`meld_tf.models.normalization`).
+        norm_groups: with ``norm="group"``, at most this many groups (the most that
+            divide the channels).
         latent_dim: size of every encoder's output vector.
         hidden_dim: size of the fully connected layer before the heads.
         dropout: dropout rate before the heads.
@@ -176,7 +179,9 @@ class ModelConfig(JsonConfig):
     """
 
     modalities: tuple = option(
-        ("text", "audio"), "modalities to use: text, audio, video", choices=MODALITIES,
+        ("text", "audio"),
+        "modalities to use: text, audio, video",
+        choices=MODALITIES,
         metavar="MODALITY",
     )
     # Text.
@@ -217,9 +222,13 @@ class ModelConfig(JsonConfig):
     video_temporal: str = option(
         "mean", "video summary over frames: mean or lstm", choices=VIDEO_TEMPORAL
     )
-    norm_groups: int = option(
-        8, "most groups of the GroupNormalization in the audio and video encoders", min=1
+    norm: str = option(
+        "batch",
+        "normalisation in the audio and video encoders: batch (statistics "
+        "re-estimated on training data) or group",
+        choices=NORMS,
     )
+    norm_groups: int = option(8, "most groups of --norm group", min=1)
     # Fusion and heads.
     latent_dim: int = option(128, "size of each encoder's output", min=1)
     hidden_dim: int = option(128, "size of the layer before the heads", min=1)
@@ -238,9 +247,7 @@ class ModelConfig(JsonConfig):
         if len(set(self.modalities)) != len(self.modalities):
             raise ValueError(f"modalities {self.modalities} (--modalities) lists one twice.")
         # Keep the canonical order so that the same set always builds the same model.
-        object.__setattr__(
-            self, "modalities", tuple(m for m in MODALITIES if m in self.modalities)
-        )
+        object.__setattr__(self, "modalities", tuple(m for m in MODALITIES if m in self.modalities))
         if self.audio_features == "mfcc" and self.num_mfcc > self.num_mel_bins:
             raise ValueError(
                 f"num_mfcc {self.num_mfcc} (--num-mfcc) must be at most num_mel_bins "

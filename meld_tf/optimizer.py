@@ -12,6 +12,8 @@ import keras
 import keras_hub
 from keras import ops
 
+from meld_tf.models.mpnet_backbone import MPNetBackbone
+
 DECAY_EXCLUDE = ("bias", "gamma", "beta")  # AdamW does not decay these
 
 
@@ -25,15 +27,21 @@ class PartwiseAdamW(keras.optimizers.Adam):
         decoupled_weight_decay: AdamW's weight decay, applied with each weight's own rate
             (``w -= w * decay * rate``) before the Adam step.
         decay_exclude: weights whose name contains one of these are not decayed.
+        warmup_steps: the rate rises linearly from ``1 / warmup_steps`` of itself to all of
+            it over the first ``warmup_steps`` steps (0: no warm-up). Adam's first steps
+            move every weight by about the rate whatever its gradient: in a wide layer
+            trained from scratch, a full-rate first step outweighs the initialisation and
+            can collapse its features onto one direction for good.
         **kwargs: passed to ``keras.optimizers.Adam``.
     """
 
     def __init__(self, learning_rate=1e-3, multipliers=None, decoupled_weight_decay=0.0,
-                 decay_exclude=DECAY_EXCLUDE, **kwargs):
+                 decay_exclude=DECAY_EXCLUDE, warmup_steps=0, **kwargs):
         super().__init__(learning_rate=learning_rate, **kwargs)
         self.multipliers = dict(multipliers or {})
         self.decoupled_weight_decay = decoupled_weight_decay
         self.decay_exclude = tuple(decay_exclude)
+        self.warmup_steps = int(warmup_steps)
 
     def build(self, variables):
         super().build(variables)
@@ -45,6 +53,9 @@ class PartwiseAdamW(keras.optimizers.Adam):
     def update_step(self, gradient, variable, learning_rate):
         index = self._get_variable_index(variable)
         rate = ops.cast(learning_rate, variable.dtype) * self._scales[index]
+        if self.warmup_steps:
+            done = ops.cast(self.iterations + 1, variable.dtype) / self.warmup_steps
+            rate = rate * ops.minimum(done, 1.0)
         if self.decoupled_weight_decay and self._decayed[index]:
             decay = ops.cast(self.decoupled_weight_decay, variable.dtype)
             self.assign(variable, variable - variable * decay * rate)
@@ -56,17 +67,18 @@ class PartwiseAdamW(keras.optimizers.Adam):
             "multipliers": self.multipliers,
             "decoupled_weight_decay": self.decoupled_weight_decay,
             "decay_exclude": list(self.decay_exclude),
+            "warmup_steps": self.warmup_steps,
         })  # fmt: skip
         return config
 
 
 def pretrained_weights(model, config):
-    """The trainable weights of ``model`` that come from pretrained KerasHub backbones: the
-    BERT of a pretrained ``text_preset`` (not the random ``bert_tiny``) and a ResNet
+    """The trainable weights of ``model`` that come from pretrained backbones: the BERT or
+    MPNet of a pretrained ``text_preset`` (not the random ``bert_tiny``) and a ResNet
     ``video_preset``. The encoders' projections, the fusion and the heads are new."""
     pretrained = []
     if config.text_encoder == "bert" and config.text_preset != "bert_tiny":
-        pretrained.append(keras_hub.models.BertBackbone)
+        pretrained += [keras_hub.models.BertBackbone, MPNetBackbone]
     if config.video_preset:
         pretrained.append(keras_hub.models.ResNetBackbone)
     found = []
@@ -77,7 +89,7 @@ def pretrained_weights(model, config):
         elif hasattr(layer, "layers"):
             for child in layer.layers:
                 visit(child)
-        elif isinstance(layer, keras.layers.TimeDistributed):
+        elif isinstance(layer, keras.layers.Wrapper):
             visit(layer.layer)
 
     visit(model)
@@ -95,5 +107,5 @@ def make_optimizer(model, config):
         multipliers = {w.path: scale for w in pretrained_weights(model, config.model)}
     return PartwiseAdamW(
         learning_rate=base, multipliers=multipliers,
-        decoupled_weight_decay=config.weight_decay,
+        decoupled_weight_decay=config.weight_decay, warmup_steps=config.warmup_steps,
     )

@@ -45,6 +45,11 @@ class TrainConfig(JsonConfig):
             ResNet ``video_preset``), fine-tuned gently.
         scratch_lr: initial learning rate of everything trained from scratch: the other
             encoders, the fusion and the heads.
+        norm_batches: training batches over which the BatchNormalization statistics of
+            the encoders are re-estimated before each validation
+            (`meld_tf.callbacks.BatchNormStatistics`).
+        warmup_steps: steps over which every rate rises linearly to its initial value
+            (`meld_tf.optimizer.PartwiseAdamW`; 0: none).
         weight_decay: AdamW weight decay.
         label_smoothing: label smoothing of both cross-entropy losses.
         loss_weights: ``(emotion, sentiment)`` weights of the two losses.
@@ -104,6 +109,13 @@ class TrainConfig(JsonConfig):
     scratch_lr: float = option(
         1e-3, "initial learning rate of encoders trained from scratch, fusion and heads",
         above=0,
+    )
+    norm_batches: int = option(
+        50, "training batches that re-estimate the encoders' BatchNormalization statistics "
+        "before each validation", min=1,
+    )
+    warmup_steps: int = option(
+        100, "steps over which the learning rate rises linearly to its initial value", min=0
     )
     weight_decay: float = option(0.01, "AdamW weight decay", min=0)
     label_smoothing: float = option(0.1, "label smoothing of both losses", min=0, below=1)

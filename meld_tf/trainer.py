@@ -361,7 +361,8 @@ def train(config, callbacks=None, verbose=True):
         validation_data=validation_data,
         epochs=config.epochs,
         shuffle=False,  # The training dataset shuffles itself, by (seed, epoch).
-        callbacks=make_callbacks(config, run_dir, info["epoch"]) + list(callbacks or []),
+        callbacks=make_callbacks(config, run_dir, info["epoch"], whole_train_data)
+        + list(callbacks or []),
         verbose=(1 if sys.stdout.isatty() else 2) if verbose else 0,
     )
     best_weights = os.path.join(run_dir, BEST_WEIGHTS_FILE)

@@ -1,5 +1,7 @@
 """Each part of the model learns at its own rate: PartwiseAdamW and the rates of a run."""
 
+import pathlib
+
 import keras
 import keras_hub
 import numpy as np
@@ -8,6 +10,7 @@ from helpers import random_inputs, tiny_config_kwargs
 
 from meld_tf.config import ModelConfig
 from meld_tf.models import build_classifier
+from meld_tf.models.mpnet_backbone import MPNetBackbone
 from meld_tf.optimizer import PartwiseAdamW, make_optimizer, pretrained_weights
 from meld_tf.train_config import TrainConfig
 
@@ -87,3 +90,30 @@ def test_min_learning_rate_is_checked_against_every_rate():
     with pytest.raises(ValueError, match="--min-learning-rate"):
         TrainConfig(min_learning_rate=5e-4)  # above the pretrained rate
     TrainConfig(min_learning_rate=5e-4, learning_rate=1e-3)  # one rate: fine
+
+
+def test_warmup_scales_the_first_steps():
+    """Step k of a warm-up of n steps is Adam's step at k/n of the rate."""
+    rng = np.random.default_rng(1)
+    start = rng.normal(size=(3, 2)).astype("float32")
+    gradients = [rng.normal(size=(3, 2)).astype("float32") for _ in range(6)]
+    warm = keras.Variable(start, name="kernel")
+    optimizer = PartwiseAdamW(1e-2, warmup_steps=4)
+    reference = keras.Variable(start, name="kernel")
+    adam = keras.optimizers.Adam(0.0)
+    for step, gradient in enumerate(gradients, 1):
+        optimizer.apply_gradients([(gradient, warm)])
+        adam.learning_rate.assign(1e-2 * min(step / 4, 1.0))
+        adam.apply_gradients([(gradient, reference)])
+        np.testing.assert_allclose(np.asarray(warm), np.asarray(reference), rtol=1e-5)
+
+
+def test_a_pretrained_mpnet_learns_at_the_pretrained_rate():
+    tiny_mpnet = str(pathlib.Path(__file__).parent / "data" / "mpnet_tiny")
+    config = ModelConfig(**dict(tiny_config_kwargs(), text_preset=tiny_mpnet, text_max_length=16),
+                         modalities=("text",))
+    model = build_classifier(config)
+    mpnet = [layer for layer in model.get_layer("text_encoder").layers
+             if isinstance(layer, MPNetBackbone)]
+    found = {w.path for w in pretrained_weights(model, config)}
+    assert len(mpnet) == 1 and found == {w.path for w in mpnet[0].trainable_weights}

@@ -13,7 +13,7 @@ FLAGS = [
     "--dataset", "sample", "--modalities", "text", "--text-encoder", "bilstm",
     "--text-max-length", "16", "--latent-dim", "8", "--hidden-dim", "8", "--dropout", "0.3",
     "--batch-size", "16", "--lr", "0.03", "--epochs", "5", "--patience", "3",
-    "--lr-patience", "0", "--lr-factor", "0.5", "--max-examples", "96",
+    "--lr-patience", "0", "--lr-factor", "0.5", "--max-examples", "96", "--warmup-steps", "4",
 ]  # fmt: skip
 
 

@@ -15,7 +15,7 @@ import keras
 import keras_tuner
 
 from meld_tf import trainer
-from meld_tf.callbacks import DataOrder
+from meld_tf.callbacks import BatchNormStatistics, DataOrder
 from meld_tf.config import (
     AUDIO_FEATURES,
     TEXT_POOLINGS,
@@ -174,8 +174,8 @@ class MeldHyperModel(keras_tuner.HyperModel):
 
     A trial trains exactly as ``meld_tf.train`` would with the sampled config: the same
     seed, ``trainer.build_model``, ``trainer.compile_model``, ``trainer.make_datasets``
-    and ``fit`` with the run's early stopping and learning-rate reduction (plus the
-    tuner's callbacks).
+    and ``fit`` with the run's BatchNormalization statistics, early stopping and
+    learning-rate reduction (plus the tuner's callbacks).
 
     Args:
         base: the ``TrainConfig`` that every trial starts from (its values are the
@@ -221,6 +221,8 @@ class MeldHyperModel(keras_tuner.HyperModel):
             args = (train,)
             kwargs.setdefault("validation_data", validation)
             order = [DataOrder(info["epoch"])]
-        adapt_audio_normalization(model, args[0] if args else kwargs["x"])  # As in training.
-        callbacks = [*order, *training_callbacks(config), *(callbacks or [])]
+        train = args[0] if args else kwargs["x"]
+        adapt_audio_normalization(model, train)  # As in training.
+        statistics = BatchNormStatistics(train, config.norm_batches)
+        callbacks = [*order, statistics, *training_callbacks(config), *(callbacks or [])]
         return model.fit(*args, epochs=epochs or config.epochs, callbacks=callbacks, **kwargs)

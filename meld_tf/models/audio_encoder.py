@@ -5,7 +5,7 @@ or an LSTM."""
 import keras
 from keras import ops
 
-from meld_tf.models.normalization import group_norm
+from meld_tf.models.normalization import encoder_norm
 
 NORM_EPSILON = 1e-3
 INPUT_NORM = "audio_input_norm"
@@ -42,8 +42,8 @@ def build_audio_encoder(config):
     `adapt_audio_normalization` before training and saved with the model), since log-mel
     values lie far from zero (about -14 to +9); per-utterance CMVN would erase the
     utterance's average spectrum, a cue to the emotion. Then one block per entry of
-    ``config.audio_conv_filters``: Conv1D (kernel 3, same padding), group normalisation
-    (see `meld_tf.models.normalization`), ReLU, max pooling by 2 in time. Then
+    ``config.audio_conv_filters``: Conv1D (kernel 3, same padding), normalisation
+    (``config.norm``, see `meld_tf.models.normalization`), ReLU, max pooling by 2 in time. Then
     ``config.audio_pooling``: ``"stats"`` (mean and standard deviation over time) or
     ``"lstm"`` (an LSTM of ``config.audio_lstm_units``), and a Dense projection.
     """
@@ -53,7 +53,7 @@ def build_audio_encoder(config):
     for i, filters in enumerate(config.audio_conv_filters):
         blocks += [
             keras.layers.Conv1D(filters, 3, padding="same", use_bias=False, name=f"audio_conv{i}"),
-            group_norm(filters, config, name=f"audio_norm{i}"),
+            encoder_norm(filters, config, name=f"audio_norm{i}"),
             keras.layers.ReLU(name=f"audio_relu{i}"),
             keras.layers.MaxPooling1D(2, padding="same", name=f"audio_pool{i}"),
         ]

@@ -2,7 +2,7 @@
 
 import keras
 
-from meld_tf.models.normalization import group_norm
+from meld_tf.models.normalization import encoder_norm
 from meld_tf.models.resnet18_video_encoder import video_inputs
 
 CONV3D_STAGES = 3
@@ -12,13 +12,13 @@ KERNEL_DEPTH = 3  # frames spanned by a convolution, where that many frames rema
 def build_conv3d_video_encoder(config):
     """Returns a functional model: ``{"video_frames"}`` -> latent ``(B, latent_dim)``.
 
-    Three blocks of Conv3D (``video_width * (1, 2, 4)`` filters), group normalisation (see
-    `meld_tf.models.normalization`), ReLU and max pooling (space by 2; time by 2 after the
-    first block, but only while at least `KERNEL_DEPTH` frames remain for the next
-    convolution), then global average pooling and a Dense projection. The kernels are 3x3
-    in space and span at most the frames present in time, so no convolution runs over
-    fewer frames than its depth (TensorFlow's CPU bfloat16 Conv3D gradient is wrong there,
-    which made ``--mixed-precision`` write NaN weights).
+    Three blocks of Conv3D (``video_width * (1, 2, 4)`` filters), normalisation
+    (``config.norm``, see `meld_tf.models.normalization`), ReLU and max pooling (space by
+    2; time by 2 after the first block, but only while at least `KERNEL_DEPTH` frames
+    remain for the next convolution), then global average pooling and a Dense projection.
+    The kernels are 3x3 in space and span at most the frames present in time, so no
+    convolution runs over fewer frames than its depth (TensorFlow's CPU bfloat16 Conv3D
+    gradient is wrong there, which made ``--mixed-precision`` write NaN weights).
     """
     # Layers.
     blocks, frames = [], config.num_frames
@@ -27,10 +27,13 @@ def build_conv3d_video_encoder(config):
         pool_time = 2 if i > 0 and frames // 2 >= KERNEL_DEPTH else 1
         blocks += [
             keras.layers.Conv3D(
-                config.video_width * 2**i, (depth, 3, 3), padding="same", use_bias=False,
+                config.video_width * 2**i,
+                (depth, 3, 3),
+                padding="same",
+                use_bias=False,
                 name=f"video_conv{i}",
             ),
-            group_norm(config.video_width * 2**i, config, name=f"video_norm{i}"),
+            encoder_norm(config.video_width * 2**i, config, name=f"video_norm{i}"),
             keras.layers.ReLU(name=f"video_relu{i}"),
             keras.layers.MaxPooling3D((pool_time, 2, 2), padding="same", name=f"video_pool{i}"),
         ]

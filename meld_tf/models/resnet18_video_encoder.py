@@ -5,7 +5,8 @@ import os
 import keras
 import keras_hub
 
-from meld_tf.models.normalization import group_norm
+from meld_tf.models.frames_as_batch import FramesAsBatch
+from meld_tf.models.normalization import encoder_norm
 
 RESNET18_BLOCKS = (2, 2, 2, 2)
 
@@ -26,15 +27,15 @@ def _basic_block(x, filters, stride, config, name):
     y = keras.layers.Conv2D(
         filters, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_conv1"
     )(x)
-    y = group_norm(filters, config, name=f"{name}_norm1")(y)
+    y = encoder_norm(filters, config, name=f"{name}_norm1")(y)
     y = keras.layers.ReLU(name=f"{name}_relu1")(y)
     y = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv2")(y)
-    y = group_norm(filters, config, name=f"{name}_norm2")(y)
+    y = encoder_norm(filters, config, name=f"{name}_norm2")(y)
     if stride != 1 or x.shape[-1] != filters:
         shortcut = keras.layers.Conv2D(
             filters, 1, strides=stride, use_bias=False, name=f"{name}_proj"
         )(x)
-        shortcut = group_norm(filters, config, name=f"{name}_proj_norm")(shortcut)
+        shortcut = encoder_norm(filters, config, name=f"{name}_proj_norm")(shortcut)
     y = keras.layers.Add(name=f"{name}_add")([y, shortcut])
     return keras.layers.ReLU(name=f"{name}_out")(y)
 
@@ -44,23 +45,20 @@ def build_resnet18(config):
 
     The standard ResNet18 (7x7 stem, max pooling, four stages of two basic blocks of
     widths ``width * (1, 2, 4, 8)``, global average pooling; ``video_width=64`` is the
-    original), with GroupNormalization in place of BatchNormalization (see
-    `meld_tf.models.normalization`).
+    original), with ``config.norm`` as normalisation (see `meld_tf.models.normalization`).
     """
     width = config.video_width
     frame = keras.Input((config.frame_size, config.frame_size, 3), name="frame")
     x = keras.layers.Conv2D(width, 7, strides=2, padding="same", use_bias=False, name="stem_conv")(
         frame
     )
-    x = group_norm(width, config, name="stem_norm")(x)
+    x = encoder_norm(width, config, name="stem_norm")(x)
     x = keras.layers.ReLU(name="stem_relu")(x)
     x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
     for stage, num_blocks in enumerate(RESNET18_BLOCKS):
         for block in range(num_blocks):
             stride = 2 if stage > 0 and block == 0 else 1
-            x = _basic_block(
-                x, width * 2**stage, stride, config, name=f"stage{stage}_block{block}"
-            )
+            x = _basic_block(x, width * 2**stage, stride, config, name=f"stage{stage}_block{block}")
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
     return keras.Model(frame, x, name="resnet18")
 
@@ -90,11 +88,11 @@ def build_frame_cnn(config):
 def build_resnet18_video_encoder(config):
     """Returns a functional model: ``{"video_frames"}`` -> latent ``(B, latent_dim)``.
 
-    The frame CNN runs on every frame (``TimeDistributed``); ``config.video_temporal``
+    The frame CNN runs on every frame (`FramesAsBatch`); ``config.video_temporal``
     is ``"mean"`` (average over frames) or ``"lstm"`` (an LSTM of ``latent_dim`` units).
     """
     # Layers.
-    per_frame = keras.layers.TimeDistributed(build_frame_cnn(config), name="frame_cnn")
+    per_frame = FramesAsBatch(build_frame_cnn(config), name="frame_cnn")
     if config.video_temporal == "lstm":
         temporal = keras.layers.LSTM(config.latent_dim, name="video_lstm")
     else:
