@@ -13,12 +13,15 @@ model trained on the other two.
     python bench/sample_scores.py --quick --out /tmp/t.md   # smoke run (CI)
 
 Runs are kept in ``--work-dir`` (one folder per row and seed): an interrupted benchmark
-resumes where it stopped, and a finished run is not trained again.
+resumes where it stopped, and a finished run is not trained again unless the code that
+trains it (`code_version`: the sources of ``meld_tf`` and ``tfds_meld``) has changed since.
 """
 
 import argparse
+import hashlib
 import json
 import pathlib
+import shutil
 import subprocess
 import sys
 import time
@@ -52,6 +55,18 @@ PAIR_ROWS = {"text": "audio+video, attention", "audio": "text+video, attention",
 QUICK_ROWS = ("text (BiLSTM)", "audio")
 
 
+CODE_FILE = "code_version.txt"  # in a finished run's folder
+
+
+def code_version():
+    """A hash of the sources that train and score a run (``meld_tf``, ``tfds_meld``)."""
+    digest = hashlib.sha256()
+    for package in ("meld_tf", "tfds_meld"):
+        for path in sorted((REPO / package).rglob("*.py")):
+            digest.update(str(path.relative_to(REPO)).encode() + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def run_dir(work, row, seed):
     slug = "".join(c if c.isalnum() else "-" for c in row).strip("-")
     return work / "runs" / f"{slug}-seed{seed}"
@@ -61,7 +76,11 @@ def train(row, seed, args, work):
     """Trains one row for one seed (unless done); returns its run folder."""
     out = run_dir(work, row, seed)
     if (out / "metrics.json").is_file():
-        return out
+        done = (out / CODE_FILE).read_text().strip() if (out / CODE_FILE).is_file() else "?"
+        if done == args.code:
+            return out
+        print(f"{row}, seed {seed}: trained by other code ({done}); training again.")
+        shutil.rmtree(out)
     modalities, flags = ROWS[row]
     command = [
         sys.executable, "-m", "meld_tf.train", "--modalities", *modalities, *flags,
@@ -76,6 +95,7 @@ def train(row, seed, args, work):
         done = subprocess.run(command, stdout=file, stderr=subprocess.STDOUT, cwd=REPO)
     if done.returncode:
         sys.exit(f"{row}, seed {seed} failed (exit {done.returncode}); see {log}")
+    (out / CODE_FILE).write_text(args.code + "\n")
     return out
 
 
@@ -143,8 +163,8 @@ def build_parser():
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
     parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--frame-size", type=int, default=48)
-    parser.add_argument("--num-frames", type=int, default=4)
+    parser.add_argument("--frame-size", type=int, default=32)
+    parser.add_argument("--num-frames", type=int, default=2)
     parser.add_argument("--work-dir", default="~/.cache/meld_tf/bench/sample_scores")
     parser.add_argument("--out", default=str(REPO / "README.md"),
                         help="file whose sample-scores section is rewritten (README.md)")
@@ -160,6 +180,7 @@ def main(argv=None):
         args.dialogues, args.seeds, args.epochs = 5, [1], 1
         args.rows = list(QUICK_ROWS)
     args.dataset = f"sample_{args.dialogues}d_s0"
+    args.code = code_version()
     work = pathlib.Path(args.work_dir).expanduser() / args.dataset
     start = time.perf_counter()
     results, ceilings = {}, {}
@@ -189,8 +210,8 @@ def main(argv=None):
         "",
         "Checks: " + "; ".join(checks) + "." if checks else "",
         "",
-        f"Written by `{command}` on {time.strftime('%Y-%m-%d')}, {machine()}; "
-        f"{minutes:.0f} min wall (runs already done are reused).",
+        f"Written by `{command}` on {time.strftime('%Y-%m-%d')}, {machine()}, code version "
+        f"{args.code}; {minutes:.0f} min wall (runs already done by this code are reused).",
         MARK_END,
     ]
     print("\n".join(section))

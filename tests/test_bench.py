@@ -132,3 +132,7 @@ def test_sample_scores_quick_writes_its_section(tmp_path):
 
     assert f"| audio | {100 * bayes_accuracy(('audio',), num_dialogues=5):.1f} |" in text
     assert "Written by `python bench/sample_scores.py --quick" in text
+    # Each run records the code that trained it; a run is reused only by the same code.
+    recorded = sorted((tmp_path / "work").rglob(bench.CODE_FILE))
+    assert len(recorded) == 2
+    assert {path.read_text().strip() for path in recorded} == {bench.code_version()}
