@@ -136,3 +136,53 @@ def test_sample_scores_quick_writes_its_section(tmp_path):
     recorded = sorted((tmp_path / "work").rglob(bench.CODE_FILE))
     assert len(recorded) == 2
     assert {path.read_text().strip() for path in recorded} == {bench.code_version()}
+
+
+def test_peer_speed_window_tokens_and_section(tmp_path):
+    """The peer benchmark's helpers: timed batches, tokens, the RESULTS.md section."""
+    bench = load_bench("peer_speed")
+    shapes = [[32, 8], [32, 64], [32, 16], [32, 24], [5, 8], [32, 40]]
+    picks = bench.window(shapes, 3)
+    assert sorted(shapes[i][1] for i in picks) == [8, 24, 64]  # quantiles of the full ones
+    assert len(bench.window(shapes, 9)) == 9 and 4 in bench.window(shapes, 9)  # too few full
+    assert bench.tokens(shapes, [0, 4]) == 8 and bench.tokens([[2, 10], [1, 40]]) == 20
+    path = tmp_path / "RESULTS.md"
+    path.write_text("before\n")
+    bench.write_section(str(path), f"{bench.START}\none\n{bench.END}")
+    bench.write_section(str(path), f"{bench.START}\ntwo\n{bench.END}")
+    assert path.read_text() == f"before\n\n{bench.START}\ntwo\n{bench.END}\n"
+
+
+def test_peer_speed_says_when_the_peer_is_missing(capsys):
+    bench = load_bench("peer_speed")
+    with pytest.raises(SystemExit) as raised:
+        bench.main(["--quick", "--peer-python", "/nonexistent/bin/python"])
+    assert "no peer python at '/nonexistent/bin/python'" in str(raised.value.code)
+    assert "--no-peer" in str(raised.value.code)
+    with pytest.raises(SystemExit):
+        bench.main(["--quick"])  # neither --peer-python nor --no-peer
+    assert "--no-peer" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not os.path.isdir(MANUAL_DIR), reason="real MELD CSVs not found")
+def test_peer_speed_quick_meld_tf_half(tmp_path):
+    """meld-tf's half of bench/peer_speed.py on real MELD rows (the peer venv is not in CI)."""
+    bench = load_bench("peer_speed")
+    out = tmp_path / "RESULTS.md"
+    results = bench.main([
+        "--quick", "--no-peer", "--contexts", "0", "--precisions", "fp32", "--batch-size", "8",
+        "--preset", "bert_tiny", "--manual-dir", MANUAL_DIR, "--results", str(out),
+    ])  # fmt: skip
+    (row,) = results["training"]
+    assert set(row["utterances_per_s"]) == {"tf_fixed", "tf_buckets"} and not row["ratios"]
+    assert all(rate > 0 for rate in row["utterances_per_s"].values())
+    (tokens,) = results["tokens"]
+    assert tokens["epoch_tf_fixed"] == 64
+    assert tokens["real_tf"] <= tokens["epoch_tf_buckets"] < 64  # padding trimmed
+    latency = results["inference"][0]
+    assert set(latency) == {"tf_fixed", "tf_buckets"}
+    assert all(r["latency_ms_p50"] > 0 and r["batch64_utterances_per_s"] > 0
+               for r in latency.values())  # fmt: skip
+    text = out.read_text()
+    assert text.startswith(bench.START) and text.endswith(bench.END + "\n")
+    assert "| 0 | fp32 | " in text and "Load average at start" in text
