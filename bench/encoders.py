@@ -49,13 +49,9 @@ def random_batch(encoder, config, batch_size, rng):
     return {name: tf.constant(makers[name]()) for name in encoder.input}
 
 
-def benchmark(name, batch_size, steps):
-    modality, overrides, description = ENCODERS[name]
-    config = ModelConfig(modalities=(modality,), **overrides)
-    encoder = build_encoder(modality, config)
-    batch = random_batch(encoder, config, batch_size, np.random.default_rng(0))
-
-    optimizer = keras.optimizers.SGD(learning_rate=1e-3)
+def make_train_step(encoder, learning_rate):
+    """A compiled SGD step of ``encoder`` (loss: the mean square of its output)."""
+    optimizer = keras.optimizers.SGD(learning_rate=learning_rate)
 
     @tf.function(jit_compile=False)
     def train_step(inputs):
@@ -66,11 +62,25 @@ def benchmark(name, batch_size, steps):
         optimizer.apply_gradients([(g, w) for g, w in zip(grads, weights) if g is not None])
         return loss
 
-    train_step(batch).numpy()  # trace and warm up
+    return train_step
+
+
+def timed(function, batch, steps):
+    """Seconds per call of ``function(batch)``, mean of ``steps`` after one warm-up."""
+    function(batch).numpy()
     start = time.perf_counter()
     for _ in range(steps):
-        train_step(batch).numpy()
-    seconds = (time.perf_counter() - start) / steps
+        function(batch).numpy()
+    return (time.perf_counter() - start) / steps
+
+
+def benchmark(name, batch_size, steps):
+    modality, overrides, description = ENCODERS[name]
+    config = ModelConfig(modalities=(modality,), **overrides)
+    encoder = build_encoder(modality, config)
+    batch = random_batch(encoder, config, batch_size, np.random.default_rng(0))
+
+    seconds = timed(make_train_step(encoder, learning_rate=1e-3), batch, steps)
     return name, description, encoder.count_params(), seconds
 
 

@@ -13,14 +13,13 @@ Markdown table and the CPU's AVX flags.
 import argparse
 import os
 import re
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
 import keras_hub  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from encoders import make_train_step, timed  # noqa: E402  (bench/, the script's folder)
 
 from meld_tf.config import ModelConfig  # noqa: E402
 from meld_tf.models.bert_text_encoder import build_bert_text_encoder  # noqa: E402
@@ -38,15 +37,6 @@ def cpu_flags():
     return " ".join(sorted(set(re.findall(r"\bavx[^ \n]*", text)))) or "none"
 
 
-def timed(function, batch, steps):
-    """Seconds per call of ``function(batch)``, mean of ``steps`` after one warm-up."""
-    function(batch).numpy()
-    start = time.perf_counter()
-    for _ in range(steps):
-        function(batch).numpy()
-    return (time.perf_counter() - start) / steps
-
-
 def benchmark(preset, batch_size, length, steps):
     config = ModelConfig(modalities=("text",), text_preset=preset, text_max_length=length)
     encoder = build_bert_text_encoder(config)
@@ -56,16 +46,7 @@ def benchmark(preset, batch_size, length, steps):
         "text_segment_ids": tf.zeros((batch_size, length), tf.int32),
         "text_padding_mask": tf.ones((batch_size, length), tf.bool),
     }
-    optimizer = keras.optimizers.SGD(learning_rate=1e-4)
-
-    @tf.function(jit_compile=False)
-    def train_step(inputs):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(encoder(inputs, training=True)))
-        weights = encoder.trainable_weights
-        grads = tape.gradient(loss, weights)
-        optimizer.apply_gradients([(g, w) for g, w in zip(grads, weights) if g is not None])
-        return loss
+    train_step = make_train_step(encoder, learning_rate=1e-4)
 
     @tf.function(jit_compile=False)
     def forward(inputs):
