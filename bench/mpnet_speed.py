@@ -4,7 +4,7 @@ For each preset, builds the text encoder as a run does (``build_bert_text_encode
 backbone, mean pooling, projection) and times, on one random batch (all tokens real), a
 training step (forward, backward and an SGD update, in a ``tf.function``, fp32, no XLA,
 as ``bench/encoders.py``) and a forward pass alone, each after one warm-up call. Prints a
-Markdown table and the CPU's AVX flags.
+Markdown table and the machine (CPU model, cores, vector extensions).
 
     python bench/mpnet_speed.py                        # batch 32 x 64 tokens, 3 steps
     python bench/mpnet_speed.py --presets mpnet_base --steps 5
@@ -12,7 +12,6 @@ Markdown table and the CPU's AVX flags.
 
 import argparse
 import os
-import re
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -20,21 +19,12 @@ import keras_hub  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from encoders import make_train_step, timed  # noqa: E402  (bench/, the script's folder)
+from meld_text import machine  # noqa: E402
 
 from meld_tf.config import ModelConfig  # noqa: E402
 from meld_tf.models.bert_text_encoder import build_bert_text_encoder  # noqa: E402
 
 PRESETS = ("minilm_l6", "mpnet_base")
-
-
-def cpu_flags():
-    """The AVX flags of the CPU (from /proc/cpuinfo), e.g. ``avx avx2``."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            text = f.read()
-    except OSError:
-        return "unknown"
-    return " ".join(sorted(set(re.findall(r"\bavx[^ \n]*", text)))) or "none"
 
 
 def benchmark(preset, batch_size, length, steps):
@@ -64,7 +54,7 @@ def main():
     parser.add_argument("--steps", type=int, default=3, help="timed steps after one warm-up")
     args = parser.parse_args()
     print(f"batch {args.batch_size} x {args.length} tokens, mean of {args.steps} steps, fp32, "
-          f"no XLA; {os.cpu_count()} CPU cores visible, flags: {cpu_flags()}; "
+          f"no XLA; {machine()}; "
           f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     print("| text preset | backbone parameters | training step s | forward s |")
     print("|---|---:|---:|---:|")
