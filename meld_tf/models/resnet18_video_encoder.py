@@ -5,6 +5,7 @@ import os
 import keras
 import keras_hub
 
+from meld_tf.models.fast_conv2d import FastConv2D
 from meld_tf.models.frames_as_batch import FramesAsBatch
 from meld_tf.models.normalization import encoder_norm
 
@@ -24,15 +25,15 @@ def video_inputs(config):
 def _basic_block(x, filters, stride, config, name):
     """Two 3x3 convolutions with a residual connection (ResNet's basic block)."""
     shortcut = x
-    y = keras.layers.Conv2D(
+    y = FastConv2D(
         filters, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_conv1"
     )(x)
     y = encoder_norm(filters, config, name=f"{name}_norm1")(y)
     y = keras.layers.ReLU(name=f"{name}_relu1")(y)
-    y = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv2")(y)
+    y = FastConv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv2")(y)
     y = encoder_norm(filters, config, name=f"{name}_norm2")(y)
     if stride != 1 or x.shape[-1] != filters:
-        shortcut = keras.layers.Conv2D(
+        shortcut = FastConv2D(
             filters, 1, strides=stride, use_bias=False, name=f"{name}_proj"
         )(x)
         shortcut = encoder_norm(filters, config, name=f"{name}_proj_norm")(shortcut)
@@ -49,7 +50,7 @@ def build_resnet18(config):
     """
     width = config.video_width
     frame = keras.Input((config.frame_size, config.frame_size, 3), name="frame")
-    x = keras.layers.Conv2D(width, 7, strides=2, padding="same", use_bias=False, name="stem_conv")(
+    x = FastConv2D(width, 7, strides=2, padding="same", use_bias=False, name="stem_conv")(
         frame
     )
     x = encoder_norm(width, config, name="stem_norm")(x)
