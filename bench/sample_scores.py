@@ -184,6 +184,9 @@ def main(argv=None):
     work = pathlib.Path(args.work_dir).expanduser() / args.dataset
     start = time.perf_counter()
     results, ceilings = {}, {}
+    for seed in args.seeds:  # Every row of a seed before the next: early, whole tables.
+        for row in args.rows:
+            train(row, seed, args, work)
     for row in args.rows:
         modalities = ROWS[row][0]
         ceilings[(row, "")] = bayes_accuracy(modalities, num_dialogues=args.dialogues)

@@ -173,7 +173,8 @@ class ModelConfig(JsonConfig):
             divide the channels).
         latent_dim: size of every encoder's output vector.
         hidden_dim: size of the fully connected layer before the heads.
-        dropout: dropout rate before the heads.
+        dropout: dropout rate before and after the heads' hidden layer. 0.1: at 0.3 a
+            from-scratch video encoder stayed at the class prior on the sample.
         fusion: ``"attention"``, ``"concat"`` or ``"late"``.
         modality_dropout: at training time, probability of hiding each present modality.
     """
@@ -232,7 +233,7 @@ class ModelConfig(JsonConfig):
     # Fusion and heads.
     latent_dim: int = option(128, "size of each encoder's output", min=1)
     hidden_dim: int = option(128, "size of the layer before the heads", min=1)
-    dropout: float = option(0.3, "dropout before the heads", min=0, below=1)
+    dropout: float = option(0.1, "dropout before the heads", min=0, below=1)
     fusion: str = option("attention", "fusion of the modalities", choices=FUSIONS)
     modality_dropout: float = option(
         0.0, "training-time probability of hiding each present modality", min=0, below=1

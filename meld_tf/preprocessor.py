@@ -33,7 +33,7 @@ from meld_tf.models import TextTokenizer
 CONFIG_FILE = "preprocessor.json"
 TOKENIZER_DIR = "tokenizer"
 SAMPLE_RATE = 16000  # of the dataset's stored audio (ARCHITECTURE.md)
-LENGTH_STEP = 8  # With bucket_by_length, batches are trimmed to a multiple of this.
+GROUP_BATCHES = 50  # With bucket_by_length, batches are formed in windows of this many.
 TEXT_INPUTS = ("text_token_ids", "text_segment_ids", "text_padding_mask")
 METADATA = ("dialogue_id", "utterance_id", "speaker", "text")
 
@@ -92,19 +92,23 @@ def text_length(inputs, *_):
 
 
 def trim_text(inputs):
-    """A batch's text inputs cut to its longest text, rounded up to ``LENGTH_STEP``."""
+    """A batch's text inputs cut to its longest text."""
     longest = tf.reduce_max(text_length(inputs))
-    length = tf.minimum(
-        (longest + LENGTH_STEP - 1) // LENGTH_STEP * LENGTH_STEP,
-        tf.shape(inputs["text_padding_mask"])[1],
-    )
     return {
-        name: value[:, :length] if name in TEXT_INPUTS else value
+        name: value[:, :longest] if name in TEXT_INPUTS else value
         for name, value in inputs.items()
     }
 
 
 ORDER_GRAPH_SEED = 1  # see epoch_shuffle
+
+
+def order_seed(seed, epoch=None):
+    """The int64 seed of an epoch's order: a function of ``(seed, epoch)`` only."""
+    number = tf.constant(0, tf.int64) if epoch is None else epoch.read_value()
+    return tf.random.stateless_uniform(
+        [], tf.stack([tf.constant(seed, tf.int64), number]), None, None, tf.int64
+    )
 
 
 def epoch_shuffle(data, buffer_size, seed, epoch=None):
@@ -120,19 +124,46 @@ def epoch_shuffle(data, buffer_size, seed, epoch=None):
     """
 
     def one_epoch(_):
-        number = tf.constant(0, tf.int64) if epoch is None else epoch.read_value()
-        order_seed = tf.random.stateless_uniform(
-            [], tf.stack([tf.constant(seed, tf.int64), number]), None, None, tf.int64
-        )
         # TensorFlow pairs an op seed with the graph seed and compares the pair with (0, 0)
         # in Python, which a tensor op seed cannot answer when the global seed is 0 (e.g.
         # after keras.utils.set_random_seed(0), --seed 0). A fixed seed for this function's
         # graph avoids that, and keeps the order a function of (seed, epoch) alone.
         tf.random.set_seed(ORDER_GRAPH_SEED)
-        return data.shuffle(buffer_size, seed=order_seed, reshuffle_each_iteration=False)
+        return data.shuffle(
+            buffer_size, seed=order_seed(seed, epoch), reshuffle_each_iteration=False
+        )
 
     shuffled = tf.data.Dataset.from_tensors(0).flat_map(one_epoch)
     return shuffled.apply(tf.data.experimental.assert_cardinality(data.cardinality()))
+
+
+def length_grouped_batches(data, batch_size, seed, epoch=None):
+    """Batches of texts of similar length, formed as the PyTorch peer forms them.
+
+    ``data`` (already shuffled) is cut into windows of ``GROUP_BATCHES`` batches; each
+    window is sorted by text length and cut into batches, and the batches of a window are
+    shuffled (an order drawn from ``(seed, epoch, window)``). Every example is in one
+    batch, as many batches as plain batching gives, and the last batch of each window
+    is the only partial one.
+    """
+
+    def window_batches(index, examples):
+        order = tf.argsort(text_length(examples[0]), direction="DESCENDING", stable=True)
+        starts = tf.range(0, tf.shape(order)[0], batch_size)
+        key = tf.random.stateless_uniform(
+            tf.shape(starts), tf.stack([order_seed(seed, epoch), index])
+        )
+        starts = tf.gather(starts, tf.argsort(key))
+
+        def batch(start):
+            picked = order[start:start + batch_size]
+            return tf.nest.map_structure(lambda t: tf.gather(t, picked), examples)
+
+        return tf.data.Dataset.from_tensor_slices(starts).map(batch)
+
+    num_batches = -(-int(data.cardinality()) // batch_size)
+    batches = data.batch(batch_size * GROUP_BATCHES).enumerate().flat_map(window_batches)
+    return batches.apply(tf.data.experimental.assert_cardinality(num_batches))
 
 
 def balanced_class_weights(counts):
@@ -291,26 +322,16 @@ class MeldPreprocessor:
         Training batches are shuffled in an order drawn for the config's seed and the
         ``epoch`` variable (`epoch_shuffle`: a new order each epoch, the same orders every
         run, resumed or not) and carry sample weights when class weights are set.
-        With ``bucket_by_length`` every batch's text padding is trimmed (``finalize``),
-        and each training batch holds texts of one length bucket (multiples of
-        ``LENGTH_STEP`` tokens), so trimming saves the most; evaluation batches keep the
-        split's order.
+        With ``bucket_by_length`` every batch's text padding is trimmed to its longest
+        text (``finalize``), and training batches hold texts of similar length
+        (`length_grouped_batches`), so trimming saves the most; evaluation batches keep
+        the split's order.
         """
         config = self.config
-        ordered = data
         if training:
             data = epoch_shuffle(data, config.shuffle_buffer, config.seed, epoch)
         if training and config.bucket_by_length and "text" in self.model_config.modalities:
-            boundaries = list(range(LENGTH_STEP + 1, self.model_config.text_max_length + 1,
-                                    LENGTH_STEP))
-            # Every bucket ends with one partial batch: the batch count is known up front
-            # (progress bars show it).
-            lengths = np.fromiter(ordered.map(text_length).as_numpy_iterator(), np.int64)
-            sizes = np.bincount(np.searchsorted(boundaries, lengths, side="right"))
-            num_batches = int(np.sum(-(-sizes // config.batch_size)))
-            data = data.bucket_by_sequence_length(
-                text_length, boundaries, [config.batch_size] * (len(boundaries) + 1)
-            ).apply(tf.data.experimental.assert_cardinality(num_batches))
+            data = length_grouped_batches(data, config.batch_size, config.seed, epoch)
         else:
             data = data.batch(config.batch_size)
         if training and self.class_weights is not None:

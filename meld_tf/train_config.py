@@ -65,11 +65,12 @@ class TrainConfig(JsonConfig):
             ``"auto"``, ``"mirrored"``, ``"multi_worker"`` or ``"tpu"``; ``batch_size`` is
             the global batch, split across the replicas.
         shuffle_buffer: size of the training shuffle buffer.
-        bucket_by_length: batch training examples of similar text length together and
-            trim every batch's text padding (to its longest text, rounded up to 8
-            tokens): the same model, fewer padding tokens computed (1.9x faster MiniLM
-            training with context 2 on MELD on a 2-core CPU, see bench/RESULTS.md).
-            Off: every batch is padded to ``model.text_max_length``.
+        bucket_by_length: batch training examples of similar text length together
+            (sorted within shuffled windows of 50 batches, as the PyTorch peer's
+            ``group_by_length`` does) and trim every batch's text padding to its longest
+            text: the same model, fewer padding tokens computed. Off
+            (``--no-bucket-by-length``): every batch is padded to
+            ``model.text_max_length``.
         cache: where the preprocessed examples are cached: empty for memory, else a
             file prefix for ``tf.data.Dataset.cache``.
         seed: seed of weights, dropout and shuffles; one seed makes a run repeatable
@@ -144,7 +145,7 @@ class TrainConfig(JsonConfig):
     # Pipeline and run.
     shuffle_buffer: int = option(10000, "size of the training shuffle buffer", min=1)
     bucket_by_length: bool = option(
-        False, "batch texts of similar length together and trim their padding (faster)"
+        True, "batch texts of similar length together and trim their padding (faster)"
     )
     cache: str = option("", "file prefix to cache preprocessed data (default: memory)")
     seed: int = option(42, "random seed; the same seed repeats a run", min=0, max=MAX_SEED)

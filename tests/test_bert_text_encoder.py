@@ -35,7 +35,7 @@ def test_trimmed_padding_gives_the_same_latents(pooling):
     inputs["text_padding_mask"][:, 10:] = False
     inputs["text_token_ids"][:, 10:] = 0
     trimmed = trim_text(inputs)
-    assert trimmed["text_token_ids"].shape == (3, 16)  # 10 tokens, rounded up to 8s.
+    assert trimmed["text_token_ids"].shape == (3, 10)  # The longest text: 10 tokens.
     np.testing.assert_allclose(encoder(trimmed), encoder(inputs), rtol=1e-5, atol=1e-5)
 
 

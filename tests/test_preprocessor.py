@@ -73,6 +73,7 @@ def make_config(**changes):
         num_frames=2,
         frame_size=8,
     )
+    changes = {"bucket_by_length": False, **changes}  # fixed widths unless a test asks
     return TrainConfig(model=model, batch_size=3, **changes)
 
 
@@ -169,32 +170,74 @@ def test_shuffle_is_repeatable_with_the_seed():
     assert sorted(order(3)) == [0, 3, 4, 6]
 
 
-@pytest.mark.parametrize("training", [True, False])
-def test_bucket_by_length_keeps_every_example_and_trims_padding(training):
-    words = [2, 14, 3, 12, 1, 16, 4, 15]  # Tokens per text: short and long ones mixed.
+def _length_split(words):
     rows = [(0, u, "Ross", " ".join(["word"] * n), u % 7, u % 3, True, True)
             for u, n in enumerate(words)]  # fmt: skip
     config = make_config(bucket_by_length=True, context=0).replace(
-        modalities=("text",), text_max_length=16
+        modalities=("text",), text_max_length=20
     )
     split = make_split(rows)
     preprocessor = make_preprocessor(config, split)
-    data = preprocessor.batches(preprocessor.preprocess(split), training=training)
-    seen, batches = [], 0
-    for inputs, labels in data:
-        batches += 1
-        lengths = inputs["text_padding_mask"].numpy().sum(-1)
-        width = inputs["text_token_ids"].shape[1]
-        assert width == 8 if lengths.max() <= 8 else width == 16
-        if training:
-            assert lengths.min() > 8 or lengths.max() <= 8  # One length bucket per batch.
-        seen += labels["emotion"].numpy().argmax(-1).tolist()
-    assert batches == len(data)
-    if training:  # 4 texts of <= 8 tokens and 4 longer: 2 + 2 batches of at most 3.
-        assert len(data) == 4
-        assert sorted(seen) == sorted(u % 7 for u in range(len(words)))
+    return preprocessor, preprocessor.preprocess(split)
+
+
+def _batch_lengths(data):
+    """Per batch: its width and the text length of each example."""
+    return [(int(x["text_token_ids"].shape[1]), x["text_padding_mask"].numpy().sum(-1).tolist())
+            for x, *_ in data]  # fmt: skip
+
+
+WORDS = [2, 14, 3, 12, 1, 16, 4, 15]  # Tokens per text: short and long ones mixed.
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_bucket_by_length_keeps_every_example_and_trims_padding(training):
+    preprocessor, split = _length_split(WORDS)
+    data = preprocessor.batches(split, training=training)
+    batches = _batch_lengths(data)
+    assert len(batches) == len(data) == 3  # ceil(8 / 3), as plain batching
+    for width, lengths in batches:
+        assert width == max(lengths)  # Trimmed to the longest text, no more.
+    seen = sorted(n for _, lengths in batches for n in lengths)
+    assert seen == sorted(WORDS)
+    if training:  # One window: sorted by length, cut into batches of 3, batches shuffled.
+        lengths = sorted(WORDS, reverse=True)
+        chunks = sorted(sorted(lengths[i:i + 3]) for i in range(0, len(lengths), 3))
+        assert sorted(sorted(b) for _, b in batches) == chunks
     else:  # Evaluation keeps the split's order (predictions are matched to rows by it).
-        assert seen == [u % 7 for u in range(len(words))]
+        assert [n for _, b in batches for n in b] == WORDS
+
+
+def test_length_groups_are_windows_of_the_shuffled_split(monkeypatch):
+    """With windows of one batch, grouping changes nothing but each batch's width: the
+    batches hold the examples of plain shuffled batching, in the same order."""
+    import meld_tf.preprocessor
+
+    preprocessor, split = _length_split(WORDS * 3)
+    grouped = _batch_lengths(preprocessor.batches(split, training=True))
+    monkeypatch.setattr(meld_tf.preprocessor, "GROUP_BATCHES", 1)
+    one = _batch_lengths(preprocessor.batches(split, training=True))
+    preprocessor.config = preprocessor.config.replace(bucket_by_length=False)
+    fixed = _batch_lengths(preprocessor.batches(split, training=True))
+    assert [sorted(b) for _, b in one] == [sorted(b) for _, b in fixed]
+    assert all(width == 20 for width, _ in fixed)
+    # One window of 50 batches: each batch holds neighbours in length.
+    assert sum(max(b) - min(b) for _, b in grouped) < sum(max(b) - min(b) for _, b in one)
+
+
+def test_length_grouped_order_depends_on_seed_and_epoch_only():
+    preprocessor, split = _length_split(WORDS * 3)
+    epoch = tf.Variable(0, dtype=tf.int64)
+
+    def order(seed, number):
+        preprocessor.config = preprocessor.config.replace(seed=seed)
+        epoch.assign(number)
+        data = preprocessor.batches(split, training=True, epoch=epoch)
+        return [tuple(b) for _, b in _batch_lengths(data)]
+
+    assert order(1, 0) == order(1, 0)
+    assert order(1, 0) != order(1, 1)
+    assert order(1, 0) != order(2, 0)
 
 
 def test_save_and_load_rebuild_the_same_inputs(tmp_path):

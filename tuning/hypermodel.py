@@ -56,7 +56,7 @@ class SearchSpace(JsonConfig):
     learning_rate: tuple = (1e-5, 1e-3)
     hidden_dim: tuple = (64, 128, 256)
     latent_dim: tuple = (64, 128, 256)
-    dropout: tuple = (0.3, 0.5)
+    dropout: tuple = (0.05, 0.3)
     fusion: tuple = ("concat", "late", "attention")
     modality_dropout: tuple = (0.0, 0.1, 0.2)
     batch_size: tuple = (16, 32)
