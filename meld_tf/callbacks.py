@@ -21,6 +21,7 @@ import keras
 import numpy as np
 
 from meld_tf.models.normalization import reestimate_batch_norm
+from meld_tf.train_config import MONITORS
 
 HISTORY_FILE = "history.csv"
 BEST_WEIGHTS_FILE = "best.weights.h5"
@@ -185,26 +186,27 @@ def make_callbacks(config, run_dir, epoch=None, train_data=None):
     * `FiniteGuard`: NaN or Inf stops the run before anything of its epoch is written.
     * `DataOrder` (when ``epoch``, the training dataset's epoch variable, is given).
     * `BatchNormStatistics` (when ``train_data``, the training batches, is given).
-    * ``ModelCheckpoint`` of the best weights by validation loss (``best.weights.h5``);
+    * ``ModelCheckpoint`` of the best weights by ``config.monitor`` (``best.weights.h5``);
       ``train`` loads them at the end.
-    * ``EarlyStopping`` on validation loss, ``ReduceLROnPlateau``.
+    * ``EarlyStopping`` and ``ReduceLROnPlateau`` on ``config.monitor``.
     * ``CSVLogger`` (``history.csv``, appended on resume) and ``TensorBoard`` (``logs/``).
     * `TrainingState` and ``BackupAndRestore`` (``backup/``): an interrupted run resumes
       at its next epoch, exactly as if it had not stopped.
     """
+    monitor = {"monitor": config.monitor, "mode": MONITORS[config.monitor]}
     checkpoint = keras.callbacks.ModelCheckpoint(
         os.path.join(run_dir, BEST_WEIGHTS_FILE),
-        monitor="val_loss",
         save_best_only=True,
         save_weights_only=True,
+        **monitor,
     )
     steering = [
         checkpoint,
         keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=config.early_stopping_patience, verbose=1
+            patience=config.early_stopping_patience, verbose=1, **monitor
         ),
         keras.callbacks.ReduceLROnPlateau(
-            monitor="val_loss",
+            **monitor,
             factor=config.lr_factor,
             patience=config.lr_patience,
             min_lr=config.min_learning_rate,

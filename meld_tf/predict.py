@@ -30,8 +30,8 @@ import tensorflow as tf
 from meld_tf import trainer
 from meld_tf.data.media import MediaConfig, decode_clip
 from meld_tf.labels import EMOTIONS, SENTIMENTS
-from meld_tf.models import attention_weights_model
 from meld_tf.preprocessor import context_key, dialogue_contexts
+from meld_tf.serving import Serving
 
 HEADS = {"emotion": EMOTIONS, "sentiment": SENTIMENTS}
 
@@ -108,8 +108,6 @@ def make_example(item, modalities, media):
         "text": item["text"] or "",
         "has_text": bool(item["text"]),
         "speaker": item["speaker"],
-        "emotion": 0,  # Placeholder labels: the preprocessor also makes labels.
-        "sentiment": 0,
     }
     absent = {}
     if "text" in modalities and not item["text"]:
@@ -154,24 +152,46 @@ def make_example(item, modalities, media):
     return example, absent
 
 
+def serving_inputs(examples, contexts, config):
+    """The serving function's raw inputs (`meld_tf.serving`) of a list of examples."""
+    modalities = config.model.modalities
+    inputs = {}
+    if "text" in modalities:
+        inputs["text"] = np.array([example["text"] for example in examples], object)
+        if config.context > 0:
+            inputs["context"] = np.array(contexts, object)
+    if "audio" in modalities:
+        lengths = [len(e["audio"]) if e["has_audio"] else 0 for e in examples]
+        waveform = np.zeros((len(examples), max(lengths + [1])), np.float32)
+        for row, (example, length) in enumerate(zip(examples, lengths)):
+            waveform[row, :length] = example["audio"][:length] / 32768.0
+        inputs["waveform"], inputs["waveform_length"] = waveform, np.array(lengths, np.int32)
+    if "video" in modalities:
+        frames = [example[config.model.video_source] for example in examples]
+        inputs["frames"] = np.stack(frames)
+        inputs["num_frames"] = np.array([len(f) if e["has_video"] else 0
+                                         for f, e in zip(frames, examples)], np.int32)  # fmt: skip
+    return inputs
+
+
 def predict(run_dir, inputs):
     """Answers for ``inputs`` (``read_inputs``): a list of dicts, one per input.
 
-    An answer holds ``input``, ``emotion`` and ``sentiment`` (``label`` and
-    ``probabilities``), ``fusion_weights`` (per modality, or None unless attention
-    fusion) and ``absent`` (masked modality, or an ignored ``clip`` -> why); a failed
-    input holds ``input`` and ``error``.
+    Clips are decoded here; everything after (tokenisation, audio features, frames, the
+    model) is the run's serving function (`meld_tf.serving.Serving`), the function that
+    ``python -m meld_tf.export`` saves. An answer holds ``input``, ``emotion`` and
+    ``sentiment`` (``label`` and ``probabilities``), ``fusion_weights`` (per modality, or
+    None unless attention fusion) and ``absent`` (masked modality, or an ignored ``clip``
+    -> why); a failed input holds ``input`` and ``error``.
     """
     config, model, preprocessor, _ = trainer.load_run(run_dir)
+    serving = Serving(config, model, preprocessor)
     modalities = config.model.modalities
-    weights_model = attention_weights_model(model) if config.model.fusion == "attention" else None
     contexts = contexts_of(inputs, config.context) if config.context > 0 else {}
     answers, prepared = [], []
     for item in inputs:
         try:
             example, absent = make_example(item, modalities, preprocessor.media)
-            context = tf.constant(contexts[item["index"]]) if config.context > 0 else None
-            features, _ = preprocessor(example, context)
         except InputError as error:
             answers.append({"input": item["name"], "error": str(error)})
             continue
@@ -181,22 +201,19 @@ def predict(run_dir, inputs):
             continue
         answer = {"input": item["name"], "absent": absent, "fusion_weights": None}
         answers.append(answer)
-        prepared.append((answer, features))
+        prepared.append((answer, example, contexts.get(item["index"], "")))
     for start in range(0, len(prepared), config.batch_size):
-        chunk = prepared[start : start + config.batch_size]
-        batch = {name: tf.stack([f[name] for _, f in chunk]) for name in chunk[0][1]}
-        batch, _ = preprocessor.finalize(batch, None)
-        outputs = model.predict_on_batch(batch)
-        weights = None if weights_model is None else weights_model.predict_on_batch(batch)
-        for i, (answer, _) in enumerate(chunk):
+        answered, examples, context = zip(*prepared[start : start + config.batch_size])
+        outputs = serving(**serving_inputs(examples, context, config))
+        for i, answer in enumerate(answered):
             for head, classes in HEADS.items():
                 probabilities = np.asarray(outputs[head])[i].astype(float)
                 answer[head] = {
                     "label": classes[int(probabilities.argmax())],
                     "probabilities": dict(zip(classes, probabilities.round(6).tolist())),
                 }
-            if weights is not None:
-                row = np.asarray(weights)[i].astype(float)
+            if "fusion_weights" in outputs:
+                row = np.asarray(outputs["fusion_weights"])[i].astype(float)
                 answer["fusion_weights"] = dict(zip(modalities, row.round(6).tolist()))
     return answers
 

@@ -86,6 +86,18 @@ def dialogue_contexts(rows, num_turns):
     return contexts
 
 
+def sample_frames(frames, count, size, resize=True):
+    """``count`` frames picked evenly from uint8 ``frames`` ``(T, H, W, 3)``, resized to
+    ``size`` (antialiased, rounded) unless ``resize`` is False; stays uint8."""
+    last = tf.cast(tf.shape(frames)[0] - 1, tf.float32)
+    index = tf.cast(tf.round(tf.linspace(0.0, last, count)), tf.int32)
+    frames = tf.gather(frames, tf.maximum(index, 0))
+    if resize:
+        resized = tf.image.resize(frames, (size, size), antialias=True)
+        frames = tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
+    return tf.ensure_shape(frames, (count, size, size, 3))
+
+
 def text_length(inputs, *_):
     """Tokens of an example's text (padding excluded); padding always trails."""
     return tf.reduce_sum(tf.cast(inputs["text_padding_mask"], tf.int32), axis=-1)
@@ -250,14 +262,9 @@ class MeldPreprocessor:
 
     def _frames(self, frames):
         """Picks ``num_frames`` evenly and resizes to ``frame_size``; stays uint8."""
-        size, count = self.model_config.frame_size, self.model_config.num_frames
-        last = tf.cast(tf.shape(frames)[0] - 1, tf.float32)
-        index = tf.cast(tf.round(tf.linspace(0.0, last, count)), tf.int32)
-        frames = tf.gather(frames, tf.maximum(index, 0))
-        if self.media and self.media["frame_size"] != size:
-            resized = tf.image.resize(frames, (size, size), antialias=True)
-            frames = tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
-        return tf.ensure_shape(frames, (count, size, size, 3))
+        config = self.model_config
+        resize = bool(self.media) and self.media["frame_size"] != config.frame_size
+        return sample_frames(frames, config.num_frames, config.frame_size, resize)
 
     def finalize(self, inputs, labels, weights=None):
         """Per batch, after the cache: video frames to float32 in [0, 1]; with

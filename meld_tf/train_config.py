@@ -17,6 +17,8 @@ DATASETS = ("auto", "full", "text", "sample")
 DATASET_PATTERN = r"auto|full|text|sample(_\d+d_s\d+)?"  # sample_120d_s0: a bigger sample
 CLASS_WEIGHTS = ("none", "balanced")
 STRATEGIES = ("auto", "mirrored", "multi_worker", "tpu")  # see meld_tf.distribute
+# Validation log key that picks the best epoch -> whether higher is better.
+MONITORS = {"val_emotion_weighted_f1": "max", "val_loss": "min"}
 MAX_SEED = 2**32 - 1  # NumPy's largest seed
 
 
@@ -55,8 +57,14 @@ class TrainConfig(JsonConfig):
         loss_weights: ``(emotion, sentiment)`` weights of the two losses.
         class_weights: ``"none"`` or ``"balanced"`` (per-example weights of the emotion
             loss, inversely proportional to the class frequency in train).
-        early_stopping_patience: epochs without a lower validation loss before stopping.
-        lr_patience: epochs without a lower validation loss before the LR is reduced.
+        monitor: the validation score that picks the best epoch (its weights are the
+            run's model), stops training early and lowers the learning rate:
+            ``"val_emotion_weighted_f1"`` (the score reported, maximised) or
+            ``"val_loss"`` (minimised). The loss keeps falling only while the model does
+            not grow more confident than it is right: on small validation sets it rose
+            from the first epoch while accuracy rose for two more.
+        early_stopping_patience: epochs without a better ``monitor`` before stopping.
+        lr_patience: epochs without a better ``monitor`` before the LR is reduced.
         lr_factor: factor of each learning-rate reduction.
         min_learning_rate: floor of the learning-rate reductions.
         mixed_precision: compute in half precision, variables in float32
@@ -125,11 +133,16 @@ class TrainConfig(JsonConfig):
         metavar=("EMOTION", "SENTIMENT"),
     )  # fmt: skip
     class_weights: str = option("none", "emotion loss weights per class", choices=CLASS_WEIGHTS)
+    monitor: str = option(
+        "val_emotion_weighted_f1",
+        "validation score that picks the best epoch, stops early and lowers the learning rate",
+        choices=tuple(MONITORS),
+    )
     early_stopping_patience: int = option(
-        2, "epochs without better validation loss before stopping", flag="--patience", min=0
+        2, "epochs without a better --monitor before stopping", flag="--patience", min=0
     )
     lr_patience: int = option(
-        1, "epochs without better validation loss before the learning rate is reduced", min=0
+        1, "epochs without a better --monitor before the learning rate is reduced", min=0
     )
     lr_factor: float = option(0.5, "factor of each learning-rate reduction", above=0, below=1)
     min_learning_rate: float = option(1e-7, "floor of the learning-rate reductions", min=0)

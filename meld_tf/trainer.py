@@ -43,7 +43,7 @@ from meld_tf.models.audio_encoder import adapt_audio_normalization
 from meld_tf.optimizer import make_optimizer
 from meld_tf.preprocessor import MeldPreprocessor, balanced_class_weights, media_of, split_metadata
 from meld_tf.run_data import RunError, choose_dataset, describe_data, resolve_data  # noqa: F401
-from meld_tf.train_config import TrainConfig
+from meld_tf.train_config import MONITORS, TrainConfig
 
 HEADS = {"emotion": EMOTIONS, "sentiment": SENTIMENTS}
 SPLITS = ("train", "validation", "test")
@@ -290,14 +290,15 @@ def load_run(run_dir):
 def write_results(run_dir, model, config, info, validation, test, history):
     """Saves the model, the metrics, the report and the plots of a finished run."""
     model.save(os.path.join(run_dir, MODEL_FILE))
-    best_epoch = min(range(len(history)), key=lambda i: float(history[i]["val_loss"]))
+    sign = 1 if MONITORS[config.monitor] == "min" else -1
+    best_epoch = min(range(len(history)), key=lambda i: sign * float(history[i][config.monitor]))
     results = {
         "dataset": info["dataset"],
         "dataset_version": config.dataset_version,
         "num_examples": info["num_examples"],
         "epochs_run": len(history),
         "best_epoch": best_epoch + 1,
-        "selection": "best epoch by validation loss; test scored once, after training",
+        "selection": f"best epoch by {config.monitor}; test scored once, after training",
         "validation": validation,
         "test": test,
     }
@@ -366,7 +367,7 @@ def train(config, callbacks=None, verbose=True):
         verbose=(1 if sys.stdout.isatty() else 2) if verbose else 0,
     )
     best_weights = os.path.join(run_dir, BEST_WEIGHTS_FILE)
-    if os.path.isfile(best_weights):  # Absent only if no epoch had a finite val_loss.
+    if os.path.isfile(best_weights):  # Absent only if no epoch had a finite monitor.
         model.load_weights(best_weights)
         os.remove(best_weights)  # model.keras holds them.
     model = distribute.local_copy(model, strategy)  # Evaluated and saved on one device.

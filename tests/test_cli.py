@@ -167,6 +167,21 @@ def test_interrupted_run_resumes_at_the_next_epoch(sample_data_dir, tmp_path, ca
     assert recorded(run)["epochs_run"] == 2
 
 
+@pytest.mark.parametrize("monitor", ["val_emotion_weighted_f1", "val_loss"])
+def test_the_model_is_the_best_epoch_by_the_monitor(sample_data_dir, tmp_path, monitor):
+    run = run_train(sample_data_dir, tmp_path / "run", "--modalities", "text", "--epochs", "4",
+                    "--patience", "9", "--lr-patience", "9", "--monitor", monitor)  # fmt: skip
+    history = trainer.read_history(run)
+    values = [float(row[monitor]) for row in history]
+    best = (max if monitor.endswith("f1") else min)(range(len(values)), key=values.__getitem__)
+    assert recorded(run)["best_epoch"] == best + 1
+    assert recorded(run)["selection"].startswith(f"best epoch by {monitor}")
+    # The saved model is that epoch's: it scores on validation what that epoch logged.
+    scores = recorded(run)["validation"]["emotion"]
+    assert scores["weighted_f1"] == pytest.approx(float(history[best]["val_emotion_weighted_f1"]),
+                                                  abs=1e-4)  # fmt: skip
+
+
 def test_evaluate_with_a_modality_dropped(run_dir, capsys):
     capsys.readouterr()
     argv = [str(run_dir), "--split", "test", "--drop-modality", "audio", "video", "--json"]

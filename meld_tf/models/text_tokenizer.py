@@ -112,6 +112,11 @@ class TextTokenizer:
             return None
         return [str(w) for w in self.vectorizer.get_vocabulary(include_special_tokens=False)]
 
+    def layers(self):
+        """The Keras layers that hold the tokenizer's state (vocabularies, lookup tables)."""
+        found = [self.bert_tokenizer, getattr(self, "packer", None), self.vectorizer]
+        return [layer for layer in found if layer is not None]
+
     def __call__(self, texts, context=None):
         texts = tf.convert_to_tensor(texts, dtype=tf.string)
         scalar = texts.shape.rank == 0

@@ -1,0 +1,150 @@
+"""A trained run as one TensorFlow function of raw inputs, and its SavedModel export.
+
+The serving function does what ``meld_tf.predict`` does after decoding a clip:
+tokenisation (and context packing), audio features and frame sampling, then the model,
+inside one ``tf.function``. Its inputs are batched and named (only the run's modalities):
+
+- ``text``: UTF-8 strings ``(B,)``; an empty string masks the text. With a run trained
+  with ``--context N``, also ``context`` ``(B,)``: the previous turns, as
+  ``meld_tf.predict`` writes them (``"Speaker: text"``, latest first; "" for none).
+- ``waveform``: float32 ``(B, N)`` mono in [-1, 1] at the run's sample rate, and
+  ``waveform_length`` int32 ``(B,)``: the samples of each row that are audio (0 masks
+  the audio).
+- ``frames``: uint8 RGB ``(B, T, H, W, 3)``, square frames of any size (resized to the
+  run's frame size), the faces when the run reads faces; and ``num_frames`` int32
+  ``(B,)``: the frames of each row that are video (0 masks the video).
+
+Outputs: ``emotion`` ``(B, 7)`` and ``sentiment`` ``(B, 3)`` probabilities (label order of
+`meld_tf.labels`), and for attention fusion ``fusion_weights`` ``(B, M)`` (modalities in
+the run's order).
+
+The exported SavedModel (``export_run``; ``python -m meld_tf.export``) needs only
+``tensorflow`` and ``tensorflow-text`` to load::
+
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (registers the tokenizer's ops)
+
+    model = tf.saved_model.load("exported")
+    outputs = model.serve(text=tf.constant(["Oh my God!"]))
+"""
+
+import inspect
+
+import keras
+import tensorflow as tf
+
+from meld_tf.data.audio_features import compute_audio_features
+from meld_tf.models.attention_fusion import AttentionFusion
+from meld_tf.preprocessor import sample_frames
+
+ENDPOINT = "serve"
+
+
+def input_signature(config):
+    """The named ``tf.TensorSpec`` of every serving input of a run's ``TrainConfig``."""
+    modalities = config.model.modalities
+    specs = []
+    if "text" in modalities:
+        specs.append(tf.TensorSpec([None], tf.string, name="text"))
+        if config.context > 0:
+            specs.append(tf.TensorSpec([None], tf.string, name="context"))
+    if "audio" in modalities:
+        specs += [tf.TensorSpec([None, None], tf.float32, name="waveform"),
+                  tf.TensorSpec([None], tf.int32, name="waveform_length")]  # fmt: skip
+    if "video" in modalities:
+        specs += [tf.TensorSpec([None, None, None, None, 3], tf.uint8, name="frames"),
+                  tf.TensorSpec([None], tf.int32, name="num_frames")]  # fmt: skip
+    return specs
+
+
+def _with_fusion_weights(model):
+    """``model`` with the attention weights as a third output, when it has them."""
+    try:
+        fusion = model.get_layer("fusion")
+    except ValueError:
+        fusion = None
+    if not isinstance(fusion, AttentionFusion):
+        return model
+    outputs = {**model.output, "fusion_weights": fusion.output[1]}
+    return keras.Model(model.input, outputs, name=f"{model.name}_serving")
+
+
+class Serving:
+    """The serving function of a run: ``Serving(config, model, preprocessor)(**inputs)``.
+
+    ``function`` is the ``tf.function`` with the signature of ``input_signature``;
+    calling the object calls it (``meld_tf.predict``'s answers, to float rounding).
+    """
+
+    def __init__(self, config, model, preprocessor):
+        self.config = config
+        self.model = _with_fusion_weights(model)
+        self.preprocessor = preprocessor
+        self.names = [spec.name for spec in input_signature(config)]
+
+        def serve(*args):
+            return self._serve(dict(zip(self.names, args)))
+
+        # Named parameters: the SavedModel's function and signature take keyword inputs.
+        serve.__signature__ = inspect.Signature(
+            [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+             for name in self.names]  # fmt: skip
+        )
+        self.function = tf.function(serve, input_signature=input_signature(config))
+
+    def __call__(self, **inputs):
+        missing = sorted(set(self.names) - set(inputs))
+        if missing:
+            raise ValueError(f"Missing serving inputs {missing}; this run takes {self.names}.")
+        return self.function(**{name: inputs[name] for name in self.names})
+
+    def model_inputs(self, inputs):
+        """The model's input dict of a batch of raw ``inputs`` (see the module doc)."""
+        model_config = self.config.model
+        result = {}
+        if "text" in inputs:
+            context = inputs.get("context") if self.config.context > 0 else None
+            result.update(self.preprocessor.tokenizer(inputs["text"], context))
+            result["text_mask"] = tf.cast(tf.strings.length(inputs["text"]) > 0, tf.float32)
+            result = self.preprocessor.finalize(result, None)[0]
+        if "waveform" in inputs:
+            lengths = inputs["waveform_length"]
+            result["audio_features"] = tf.map_fn(
+                lambda row: compute_audio_features(row[0][: row[1]], model_config),
+                (inputs["waveform"], lengths), fn_output_signature=tf.float32,
+            )  # fmt: skip
+            result["audio_mask"] = tf.cast(lengths > 0, tf.float32)
+        if "frames" in inputs:
+            counts = inputs["num_frames"]
+
+            def clip_frames(row):
+                frames = row[0][: tf.maximum(row[1], 1)]  # A masked clip reads black frames.
+                frames = tf.where(row[1] > 0, frames, tf.zeros_like(frames))
+                return sample_frames(frames, model_config.num_frames, model_config.frame_size)
+
+            frames = tf.map_fn(clip_frames, (inputs["frames"], counts),
+                               fn_output_signature=tf.uint8)  # fmt: skip
+            result["video_frames"] = tf.cast(frames, tf.float32) / 255.0
+            result["video_mask"] = tf.cast(counts > 0, tf.float32)
+        return result
+
+    def _serve(self, inputs):
+        outputs = self.model(self.model_inputs(inputs), training=False)
+        return {name: tf.cast(value, tf.float32) for name, value in outputs.items()}
+
+
+def export_run(run_dir, out_dir):
+    """Writes the SavedModel of a finished run to ``out_dir``; returns its ``Serving``."""
+    from meld_tf import trainer
+
+    config, model, preprocessor, _ = trainer.load_run(run_dir)
+    serving = Serving(config, model, preprocessor)
+    serving.function.get_concrete_function()  # Traced once: every layer is built.
+    archive = keras.export.ExportArchive()
+    archive.track(serving.model)
+    for layer in preprocessor.tokenizer.layers():
+        archive.track(layer)
+    archive.add_endpoint(ENDPOINT, serving.function)
+    archive.write_out(out_dir, verbose=False)
+    return serving
+
