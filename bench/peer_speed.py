@@ -49,6 +49,7 @@ from meld_tf.preprocessor import (  # noqa: E402
     dialogue_contexts,
     split_metadata,
 )
+from meld_tf.serving import Serving  # noqa: E402
 from meld_tf.train_config import TrainConfig  # noqa: E402
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -184,15 +185,17 @@ def tf_train(model, part, warmup):
 
 
 def tf_latency(model, preprocessor, texts, n):
-    """Seconds of ``n`` calls on one test utterance each, as ``meld_tf.predict`` answers it."""
+    """Seconds of ``n`` calls on one test utterance each, as ``meld_tf.predict`` answers it:
+    the run's serving function (`meld_tf.serving`), tokenisation included."""
+    serving = Serving(preprocessor.config, model, preprocessor)
     seconds = []
     for i in range(2 * n):  # The first pass untimed: every shape traced.
         text, context, _, _ = texts[i % n % len(texts)]
+        inputs = {"text": np.array([text], object)}
+        if preprocessor.config.context > 0:
+            inputs["context"] = np.array([context or ""], object)
         start = time.perf_counter()
-        example = {"text": tf.constant(text), "emotion": 0, "sentiment": 0}
-        inputs, _ = preprocessor(example, None if context is None else tf.constant(context))
-        batch, _ = preprocessor.finalize({k: v[None] for k, v in inputs.items()}, None)
-        model.predict_on_batch(batch)
+        np.asarray(serving(**inputs)["emotion"])
         if i >= n:
             seconds.append(time.perf_counter() - start)
     return seconds
