@@ -95,7 +95,7 @@ def bench_config(args):
         learning_rate=args.lr,
         class_weights=args.class_weights,
         early_stopping_patience=args.patience,
-        mixed_precision=args.precision == "bf16",
+        precision=args.precision,
         bucket_by_length=args.bucket_by_length,
     )
     if args.quick:
@@ -187,8 +187,9 @@ def markdown(summary):
         f"Configuration: {model['text_preset']}, {model['text_pooling']} pooling, "
         f"context {config['context']}, {model['text_max_length']} tokens, batch "
         f"{config['batch_size']}, lr {config['learning_rate']}, up to {config['epochs']} "
-        f"epochs (best by dev loss), class weights {config['class_weights']}, "
-        f"{'bf16' if config['mixed_precision'] else 'fp32'}, "
+        f"epochs (best by {config.get('monitor', 'val_loss')}), "
+        f"class weights {config['class_weights']}, "
+        f"{config['precision']}, "
         f"{'length buckets' if config.get('bucket_by_length') else 'fixed length'}; examples "
         f"{summary['num_examples']}",
         "",

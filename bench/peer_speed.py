@@ -127,7 +127,8 @@ def make_config(args, context, mixed, buckets, batch_size=None):
                         text_max_length=args.max_length)  # fmt: skip
     return TrainConfig(model=model, dataset="text", data_dir=args.data_dir,
                        manual_dir=args.manual_dir, batch_size=batch_size or args.batch_size,
-                       context=context, max_examples=args.examples, mixed_precision=mixed,
+                       context=context, max_examples=args.examples,
+                       precision="bf16" if mixed else "fp32",
                        bucket_by_length=buckets)  # fmt: skip
 
 

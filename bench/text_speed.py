@@ -78,7 +78,7 @@ def speed_config(args, variant):
         batch_size=args.batch_size,
         context=args.context,
         max_examples=args.examples,
-        mixed_precision=mixed,
+        precision="bf16" if mixed else "fp32",
         bucket_by_length=buckets,
     )
 

@@ -109,7 +109,7 @@ class FiniteGuard(keras.callbacks.Callback):
     def _stop(self, what):
         raise NonFiniteError(
             f"Training stopped in epoch {self._epoch + 1}: {what}. Nothing of this epoch was "
-            "saved. Lower the learning rate (--lr), or train in float32 (--no-mixed-precision)."
+            "saved. Lower the learning rate (--lr), or train in float32 (--precision fp32)."
         )
 
 

@@ -17,6 +17,7 @@ DATASETS = ("auto", "full", "text", "sample")
 DATASET_PATTERN = r"auto|full|text|sample(_\d+d_s\d+)?"  # sample_120d_s0: a bigger sample
 CLASS_WEIGHTS = ("none", "balanced")
 STRATEGIES = ("auto", "mirrored", "multi_worker", "tpu")  # see meld_tf.distribute
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # see meld_tf.distribute.resolve_precision
 # Validation log key that picks the best epoch -> whether higher is better.
 MONITORS = {"val_emotion_weighted_f1": "max", "val_loss": "min"}
 MAX_SEED = 2**32 - 1  # NumPy's largest seed
@@ -67,8 +68,10 @@ class TrainConfig(JsonConfig):
         lr_patience: epochs without a better ``monitor`` before the LR is reduced.
         lr_factor: factor of each learning-rate reduction.
         min_learning_rate: floor of the learning-rate reductions.
-        mixed_precision: compute in half precision, variables in float32
-            (``mixed_float16`` on GPUs, ``mixed_bfloat16`` on CPUs and TPUs).
+        precision: ``"auto"`` (bfloat16 on a CPU with AVX-512 BF16 or AMX, where it is
+            faster, float32 elsewhere), ``"fp32"``, ``"bf16"`` (Keras
+            ``mixed_bfloat16``: variables in float32) or ``"fp16"`` (``mixed_float16``,
+            GPUs). A run records the precision it used, never ``"auto"``.
         strategy: ``tf.distribute`` strategy (`meld_tf.distribute.make_strategy`):
             ``"auto"``, ``"mirrored"``, ``"multi_worker"`` or ``"tpu"``; ``batch_size`` is
             the global batch, split across the replicas.
@@ -146,8 +149,9 @@ class TrainConfig(JsonConfig):
     )
     lr_factor: float = option(0.5, "factor of each learning-rate reduction", above=0, below=1)
     min_learning_rate: float = option(1e-7, "floor of the learning-rate reductions", min=0)
-    mixed_precision: bool = option(
-        False, "compute in float16 on GPUs, bfloat16 on CPUs (faster with AMX) and TPUs"
+    precision: str = option(
+        "auto", "auto (bf16 on CPUs with AVX-512 BF16 or AMX, else fp32), fp32, bf16, fp16 (GPU)",
+        choices=PRECISIONS,
     )
     strategy: str = option(
         "auto",
@@ -163,6 +167,17 @@ class TrainConfig(JsonConfig):
     cache: str = option("", "file prefix to cache preprocessed data (default: memory)")
     seed: int = option(42, "random seed; the same seed repeats a run", min=0, max=MAX_SEED)
     out: str = option("", "run folder (default: runs/<timestamp>-<modalities>)")
+
+    @classmethod
+    def from_dict(cls, values):
+        """A config from its JSON fields; configs written before a field existed read as
+        the runs that wrote them trained."""
+        values = dict(values)
+        if "mixed_precision" in values:  # Before --precision.
+            values.setdefault("precision", "bf16" if values.pop("mixed_precision") else "fp32")
+        if values.get("dataset_version"):  # Written by a run; before --monitor, by the loss.
+            values.setdefault("monitor", "val_loss")
+        return super().from_dict(values)
 
     def __post_init__(self):
         if isinstance(self.model, dict):

@@ -140,7 +140,7 @@ def make_datasets(config, verbose=True):
 
 def build_model(config):
     """The classifier of ``config`` (the one place models are built)."""
-    policy = distribute.precision_policy(tf.distribute.get_strategy(), config.mixed_precision)
+    policy = distribute.precision_policy(tf.distribute.get_strategy(), config.precision)
     keras.mixed_precision.set_global_policy(policy)
     return build_classifier(config.model)
 
@@ -331,6 +331,13 @@ def train(config, callbacks=None, verbose=True):
             line per epoch) and the final scores.
     """
     strategy = distribute.make_strategy(config.strategy)
+    config = config.replace(precision=distribute.resolve_precision(config.precision, strategy))
+    if config.bucket_by_length and strategy.num_replicas_in_sync > 1:
+        # Replicas split a batch after its padding is trimmed, and the all-reduce of
+        # their gradients needs equal shapes: fixed-length batches (recorded so).
+        config = config.replace(bucket_by_length=False)
+        if verbose:
+            print("Length buckets are off with several replicas (fixed-length batches).")
     if config.data_dir:
         config = config.replace(data_dir=os.path.abspath(os.path.expanduser(config.data_dir)))
     chief_dir, resuming = resolve_run_dir(config, resolve_data(config)[0])

@@ -56,7 +56,7 @@ def test_quick_overrides_and_precision():
     config = bench.bench_config(args)
     assert config.max_examples == bench.QUICK["max_examples"]
     assert config.model.text_max_length == bench.QUICK["text_max_length"]
-    assert config.mixed_precision and config.context == 3
+    assert config.precision == "bf16" and config.context == 3
     assert config.model.modalities == ("text",) and config.dataset == "text"
 
 

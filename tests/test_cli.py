@@ -49,6 +49,7 @@ def test_run_folder_holds_config_model_metrics_and_plots(run_dir):
     # The data it used, spelt out: a replay trains on the same data.
     assert config.dataset == "sample" and config.dataset_version
     assert os.path.isabs(config.data_dir)
+    assert config.precision in ("fp32", "bf16")  # What it used, never "auto".
     metrics = recorded(run_dir)
     assert metrics["dataset"] == "sample" and metrics["epochs_run"] == 1
     for split in ("validation", "test"):

@@ -24,6 +24,7 @@ TINY_TEXT = [
     "--dataset", "sample", "--modalities", "text", "--text-encoder", "bilstm",
     "--text-max-length", "16", "--latent-dim", "8", "--hidden-dim", "8", "--lr", "0.003",
     "--dropout", "0", "--modality-dropout", "0",
+    "--no-bucket-by-length",  # What several replicas use: the single device batches alike.
 ]  # fmt: skip
 
 # Single device vs mirrored over two logical CPUs, each interrupted after epoch 1 and
@@ -165,18 +166,21 @@ def test_strategy_choices_and_errors(monkeypatch):
     else:
         assert auto is tf.distribute.get_strategy()
     assert distribute.is_chief(tf.distribute.get_strategy())
-    expected = "mixed_float16" if gpus else "mixed_bfloat16"  # float16 needs a GPU.
     for strategy in (tf.distribute.get_strategy(), auto):
-        assert distribute.precision_policy(strategy) == expected
-    assert distribute.precision_policy(tf.distribute.get_strategy(), False) == "float32"
-    # The other kind of host, simulated: a GPU computes in float16, a CPU in bfloat16.
+        for precision, policy in distribute.POLICIES.items():  # A choice is kept.
+            assert distribute.precision_policy(strategy, precision) == policy
+    bf16_cpu = set(distribute.BF16_CPU_FLAGS) & distribute.cpu_flags()
+    expected = "float32" if gpus or not bf16_cpu else "mixed_bfloat16"
+    assert distribute.precision_policy(tf.distribute.get_strategy(), "auto") == expected
+    # The other kind of host, simulated: with a GPU, auto is float32 whatever the CPU.
     real = tf.config.list_logical_devices
     fake = [] if gpus else [tf.config.LogicalDevice("/device:GPU:0", "GPU")]
     monkeypatch.setattr(
         tf.config, "list_logical_devices", lambda kind=None: fake if kind == "GPU" else real(kind)
     )
-    other = "mixed_bfloat16" if gpus else "mixed_float16"
-    assert distribute.precision_policy(tf.distribute.get_strategy()) == other
+    monkeypatch.setattr(distribute, "cpu_flags", lambda: {"avx512_bf16"})
+    other = "mixed_bfloat16" if gpus else "float32"
+    assert distribute.precision_policy(tf.distribute.get_strategy(), "auto") == other
     monkeypatch.undo()
     with pytest.raises(ValueError, match="Unknown strategy 'gpu'"):
         distribute.make_strategy("gpu")

@@ -36,7 +36,7 @@ def parameters(data_dir):
         "02_meld_text.ipynb": {
             **common, "use_drive": False, "manual_dir": "", "max_examples": 48, "context": 1,
             "text_preset": "bert_tiny", "text_max_length": 24, "epochs": 1, "batch_size": 16,
-            "learning_rate": 1e-3, "class_weights": "balanced", "mixed_precision": False,
+            "learning_rate": 1e-3, "class_weights": "balanced", "precision": "fp32",
             "num_mistakes": 5,
         },
         "03_tuning.ipynb": {

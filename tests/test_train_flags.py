@@ -38,14 +38,14 @@ def test_every_config_field_has_a_flag():
 
 def test_switches_turn_off_over_a_config(tmp_path):
     path = tmp_path / "config.json"
-    TrainConfig(mixed_precision=True, bucket_by_length=True).replace(text_trainable=False).save(
+    TrainConfig(precision="bf16", bucket_by_length=True).replace(text_trainable=False).save(
         path
     )
     on = parse("--config", str(path))
-    assert on.mixed_precision and on.bucket_by_length and not on.model.text_trainable
-    off = parse("--config", str(path), "--no-mixed-precision", "--no-bucket-by-length",
+    assert on.precision == "bf16" and on.bucket_by_length and not on.model.text_trainable
+    off = parse("--config", str(path), "--precision", "fp32", "--no-bucket-by-length",
                 "--no-freeze-text")  # fmt: skip
-    assert not off.mixed_precision and not off.bucket_by_length and off.model.text_trainable
+    assert off.precision == "fp32" and not off.bucket_by_length and off.model.text_trainable
     assert not parse("--freeze-text").model.text_trainable
 
 
@@ -103,7 +103,7 @@ def test_help_is_clean(monkeypatch):
         [sys.executable, "-m", "meld_tf.train", "--help"], capture_output=True, text=True,
         check=False,
     )  # fmt: skip
-    assert done.returncode == 0 and "--no-mixed-precision" in done.stdout
+    assert done.returncode == 0 and "--no-bucket-by-length" in done.stdout
     assert done.stderr == ""  # No TensorFlow start-up lines.
 
 
@@ -113,3 +113,25 @@ def test_library_deprecation_notices_are_dropped():
                              "`FeatureConnector.dtype` is deprecated. Please ...", (), None)
     other = absl.makeRecord("absl", logging.WARNING, "x.py", 1, "Clip skipped", (), None)
     assert not absl.filter(notice) and absl.filter(other)
+
+
+def test_auto_precision_is_bf16_only_on_cpus_with_bf16_units(tmp_path):
+    from meld_tf.distribute import cpu_flags, resolve_precision
+
+    assert resolve_precision("auto", flags={"avx2", "avx512f", "avx512_bf16"}) == "bf16"
+    assert resolve_precision("auto", flags={"avx2", "amx_tile", "amx_bf16"}) == "bf16"
+    assert resolve_precision("auto", flags={"avx2", "fma", "avx512f"}) == "fp32"
+    assert resolve_precision("fp16", flags=set()) == "fp16"  # A choice is kept.
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512_bf16\n")
+    assert cpu_flags(str(info)) == {"fpu", "avx2", "avx512_bf16"}
+    assert cpu_flags(str(tmp_path / "missing")) == set()
+
+
+def test_configs_written_before_precision_and_monitor_read_as_they_trained():
+    old = TrainConfig().to_dict()
+    del old["precision"], old["monitor"]
+    old.update(mixed_precision=True, dataset_version="1.0.0")
+    config = TrainConfig.from_dict(old)
+    assert config.precision == "bf16" and config.monitor == "val_loss"
+    assert TrainConfig.from_dict({"epochs": 2}).monitor == "val_emotion_weighted_f1"

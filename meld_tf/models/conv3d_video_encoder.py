@@ -18,7 +18,7 @@ def build_conv3d_video_encoder(config):
     remain for the next convolution), then global average pooling and a Dense projection.
     The kernels are 3x3 in space and span at most the frames present in time, so no
     convolution runs over fewer frames than its depth (TensorFlow's CPU bfloat16 Conv3D
-    gradient is wrong there, which made ``--mixed-precision`` write NaN weights).
+    gradient is wrong there, which made bfloat16 training (``--precision bf16``) write NaN weights).
     """
     # Layers.
     blocks, frames = [], config.num_frames
