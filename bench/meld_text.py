@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 
 from meld_tf import trainer  # noqa: E402
 from meld_tf.config import ModelConfig  # noqa: E402
-from meld_tf.labels import EMOTIONS  # noqa: E402
+from meld_tf.labels import EMOTIONS, HEADS  # noqa: E402
 from meld_tf.train_config import TrainConfig  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -37,7 +37,6 @@ DEFAULT_MANUAL_DIR = os.path.join(os.path.dirname(REPO), "shared", "meld")
 CACHE = os.path.join(os.path.expanduser("~"), ".cache", "meld_tf")
 SUMMARY_JSON = "summary.json"
 SUMMARY_MD = "summary.md"
-HEADS = ("emotion", "sentiment")
 SCORES = ("accuracy", "weighted_f1", "macro_f1")
 # --quick: rows per split, epochs, sequence length (a smoke run, not a benchmark).
 QUICK = {"max_examples": 192, "epochs": 1, "text_max_length": 32}

@@ -8,6 +8,12 @@ in the TFDS builder, the model outputs and the confusion matrices.
 EMOTIONS = ("anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise")
 SENTIMENTS = ("negative", "neutral", "positive")
 
+# The model's two heads, each with its classes (their number is the head's size).
+HEADS = {"emotion": EMOTIONS, "sentiment": SENTIMENTS}
+
+# The splits of every MELD dataset, in TFDS's names (MELD's "dev" is "validation").
+SPLITS = ("train", "validation", "test")
+
 # Which sentiment each emotion carries in MELD. Surprise is split between
 # negative and positive in the annotations, so it has no single sentiment.
 EMOTION_SENTIMENT = {

@@ -29,11 +29,9 @@ import tensorflow as tf
 
 from meld_tf import trainer
 from meld_tf.data.media import MediaConfig, decode_clip
-from meld_tf.labels import EMOTIONS, SENTIMENTS
+from meld_tf.labels import HEADS
 from meld_tf.preprocessor import context_key, dialogue_contexts
 from meld_tf.serving import Serving
-
-HEADS = {"emotion": EMOTIONS, "sentiment": SENTIMENTS}
 
 
 class InputError(ValueError):

@@ -36,7 +36,7 @@ from meld_tf.callbacks import (  # noqa: F401  (read_history: part of this modul
     make_callbacks,
     read_history,
 )
-from meld_tf.labels import EMOTIONS, SENTIMENTS
+from meld_tf.labels import EMOTIONS, HEADS, SPLITS
 from meld_tf.metrics import classification_metrics, classification_report, head_metrics
 from meld_tf.models import build_classifier
 from meld_tf.models.audio_encoder import adapt_audio_normalization
@@ -45,8 +45,6 @@ from meld_tf.preprocessor import MeldPreprocessor, balanced_class_weights, media
 from meld_tf.run_data import RunError, choose_dataset, describe_data, resolve_data  # noqa: F401
 from meld_tf.train_config import MONITORS, TrainConfig
 
-HEADS = {"emotion": EMOTIONS, "sentiment": SENTIMENTS}
-SPLITS = ("train", "validation", "test")
 RUNS_ROOT = "runs"
 # Files of a run folder.
 CONFIG_FILE = "config.json"

@@ -12,7 +12,8 @@ import sys
 
 import tensorflow_datasets as tfds
 
-SPLITS = ("train", "validation", "test")
+from meld_tf.labels import SPLITS
+
 CONFIGS = ("text", "full", "sample")
 SAMPLE_NAME = re.compile(r"sample_(\d+)d_s(\d+)")  # the name `sample_config` gives
 
