@@ -163,9 +163,10 @@ def _on_accelerator(strategy):
 def resolve_precision(precision, strategy=None, flags=None):
     """``precision`` with ``"auto"`` made concrete: ``"bf16"`` on a CPU with AVX-512 BF16
     or AMX (``flags``: the CPU's, by default read from ``/proc/cpuinfo``), where bfloat16
-    trained MiniLM 1.45-1.57x faster than float32 at the same scores (bench/RESULTS.md),
-    ``"fp32"`` elsewhere: on other CPUs bfloat16 was slower than float32, and on GPUs and
-    TPUs it is the user's choice (``--precision bf16`` or ``fp16``)."""
+    trained MiniLM 1.45-1.57x faster than float32 (2-core AMD EPYC Zen 4, measured with
+    the peer comparison of bench/peer_speed.py), ``"fp32"`` elsewhere: on an AVX2-only CPU
+    bfloat16 was slower than float32 (bench/RESULTS.md), and on GPUs and TPUs it is the
+    user's choice (``--precision bf16`` or ``fp16``)."""
     if precision != "auto":
         return precision
     strategy = strategy or tf.distribute.get_strategy()
