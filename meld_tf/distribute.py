@@ -26,6 +26,7 @@ import tempfile
 import keras
 import tensorflow as tf
 
+from meld_tf import workarounds
 from meld_tf.train_config import STRATEGIES
 
 
@@ -188,7 +189,7 @@ def shard_by_data(dataset, strategy):
     The preprocessed MELD splits are cached in memory, not files, so each worker keeps
     every ``num_workers``-th batch.
     """
-    if strategy.extended._in_multi_worker_mode():  # noqa: SLF001  (no public equivalent)
+    if workarounds.in_multi_worker_mode(strategy):
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = (
             tf.data.experimental.AutoShardPolicy.DATA
@@ -210,25 +211,15 @@ def prepare_for_fit(model, strategy):
     ``text_padding_mask`` (``AddN`` has no bool kernel), and reads that batch from an
     iterator of its own, which shifts a reshuffling dataset by one epoch (so a run under a
     strategy would see other batches than the same run on one device). Only shapes and
-    dtypes are needed: this builds from the dataset's ``element_spec`` instead.
+    dtypes are needed: this builds from the dataset's ``element_spec`` instead
+    (`meld_tf.workarounds.build_from_element_spec`).
     """
     if not _is_distributed(strategy):
         return model  # Keras builds from a plain batch
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         model.train_step = _with_vector_logs(model.train_step)
         model.test_step = _with_vector_logs(model.test_step)
-
-    def maybe_symbolic_build(iterator=None, data_batch=None):
-        if iterator is not None:
-            data_batch = tf.nest.map_structure(
-                lambda spec: keras.KerasTensor(spec.shape, spec.dtype.name),
-                iterator.data_adapter.get_tf_dataset().element_spec,
-            )
-        with strategy.scope():
-            model._symbolic_build(data_batch=data_batch)  # noqa: SLF001
-
-    model._maybe_symbolic_build = maybe_symbolic_build  # noqa: SLF001
-    return model
+    return workarounds.build_from_element_spec(model, strategy)
 
 
 def local_copy(model, strategy):

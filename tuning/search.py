@@ -28,9 +28,11 @@ if __package__ in (None, ""):  # run as `python tuning/search.py`: import the re
 import keras_tuner  # noqa: E402
 
 from meld_tf import train as train_cli  # noqa: E402
-from meld_tf import trainer  # noqa: E402
+from meld_tf.labels import HEADS  # noqa: E402
 from meld_tf.metrics import head_metrics  # noqa: E402
+from meld_tf.run_data import resolve_data  # noqa: E402
 from meld_tf.train_config import TrainConfig  # noqa: E402
+from meld_tf.workarounds import cap_hyperband_trials, set_option_help  # noqa: E402
 from tuning.hypermodel import MeldHyperModel, SearchSpace, sample_config  # noqa: E402
 from tuning.summary import TRIAL_RECORD, format_table, load_trials  # noqa: E402
 
@@ -43,7 +45,7 @@ def logged_metrics():
     """The validation log keys of a model compiled by ``trainer.compile_model``
     (``val_loss``, ``val_emotion_weighted_f1``, ...): the names an objective may take."""
     names = ["val_loss"]
-    for head, classes in trainer.HEADS.items():
+    for head, classes in HEADS.items():
         names.append(f"val_{head}_loss")
         names += [f"val_{head}_{metric.name}" for metric in head_metrics(len(classes))]
     return names
@@ -165,7 +167,7 @@ def make_tuner(settings, out):
             max_epochs=settings.base.epochs, factor=settings.factor, **common
         )
         if not is_worker():
-            tuner.oracle.max_trials = settings.max_trials  # a cap on Hyperband's schedule
+            cap_hyperband_trials(tuner, settings.max_trials)  # a cap on its own schedule
         return tuner
     return TUNERS[settings.tuner](max_trials=settings.max_trials, **common)
 
@@ -178,7 +180,7 @@ def best_config(out, settings):
     path = os.path.join(out, PROJECT, f"trial_{trials[0]['trial_id']}", "trial.json")
     hp = keras_tuner.engine.trial.Trial.load(path).hyperparameters
     config = sample_config(hp, settings.base, settings.space).replace(out="")
-    return trainer.resolve_data(config)[0]  # The data the trials used, spelt out.
+    return resolve_data(config)[0]  # The data the trials used, spelt out.
 
 
 def search(settings, out, verbose=1):
@@ -207,9 +209,9 @@ def build_parser():
         "Hyperparameter search with KerasTuner. The flags of meld_tf.train set the base "
         "config (the defaults of every hyperparameter); --out is the search folder."
     )
-    for action in parser._actions:  # --out names the search folder here.
-        if "--out" in action.option_strings:
-            action.help = "search folder (default: tuning_runs/<timestamp>-<tuner>-<modalities>)"
+    set_option_help(  # --out names the search folder here.
+        parser, "--out", "search folder (default: tuning_runs/<timestamp>-<tuner>-<modalities>)"
+    )
     group = parser.add_argument_group("search")
     group.add_argument(
         "--tuner", choices=sorted(TUNERS), default=None, help="algorithm (default: hyperband)"
