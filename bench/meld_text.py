@@ -27,7 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from meld_tf import trainer  # noqa: E402
+from meld_tf import run_folder, trainer  # noqa: E402
 from meld_tf.config import ModelConfig  # noqa: E402
 from meld_tf.labels import EMOTIONS, HEADS  # noqa: E402
 from meld_tf.train_config import TrainConfig  # noqa: E402
@@ -106,17 +106,16 @@ def run_seed(config, seed, out):
     """Trains (or reuses) the run of ``seed``; returns its metrics and epoch seconds."""
     run_dir = os.path.join(out, f"seed{seed}")
     config = config.replace(seed=seed, out=run_dir)
-    finished = os.path.isfile(os.path.join(run_dir, trainer.MODEL_FILE))
-    saved = finished and TrainConfig.load(os.path.join(run_dir, trainer.CONFIG_FILE))
-    if finished and not trainer.asks_for(config, saved):  # It records its resolved data.
+    finished = os.path.isfile(os.path.join(run_dir, run_folder.MODEL_FILE))
+    saved = finished and TrainConfig.load(os.path.join(run_dir, run_folder.CONFIG_FILE))
+    if finished and not run_folder.asks_for(config, saved):  # It records its resolved data.
         raise SystemExit(
             f"{run_dir} holds a finished run with another config; choose another --out."
         )
     timer = EpochTimer()
     if not finished:
         trainer.train(config, callbacks=[timer])
-    with open(os.path.join(run_dir, trainer.METRICS_FILE), encoding="utf-8") as file:
-        metrics = json.load(file)
+    metrics = run_folder.read_metrics(run_dir)
     seconds = timer.seconds or read_seconds(run_dir)
     with open(os.path.join(run_dir, "epoch_seconds.json"), "w", encoding="utf-8") as file:
         json.dump(seconds, file)

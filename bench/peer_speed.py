@@ -49,6 +49,7 @@ from meld_tf.preprocessor import (  # noqa: E402
     dialogue_contexts,
     split_metadata,
 )
+from meld_tf.run_data import load_splits  # noqa: E402
 from meld_tf.serving import Serving  # noqa: E402
 from meld_tf.train_config import TrainConfig  # noqa: E402
 
@@ -136,7 +137,7 @@ def prepare(args, context, workdir):
     """meld-tf's tokenized splits and epoch of batches for one context; the peer's texts
     (``[text, context, emotion, sentiment]``, JSON) and meld-tf's timed bucketed batches."""
     config = make_config(args, context, False, False)
-    splits = trainer.load_splits(config)
+    splits = load_splits(config)
     preprocessor = MeldPreprocessor.from_config(config)
     data = {"preprocessor": preprocessor, "examples": os.path.join(workdir, f"c{context}.json")}
     texts = {}

@@ -33,9 +33,10 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from meld_tf import trainer  # noqa: E402
+from meld_tf import run_folder, trainer  # noqa: E402
 from meld_tf.config import ModelConfig  # noqa: E402
 from meld_tf.preprocessor import MeldPreprocessor  # noqa: E402
+from meld_tf.run_data import load_splits  # noqa: E402
 from meld_tf.train_config import TrainConfig  # noqa: E402
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -129,7 +130,7 @@ def try_train_speed(args, variant):
 def inference_speed(run_dir, repeats):
     """Latency of one utterance (tokenized here) and batch-64 throughput of a saved run."""
     keras.backend.clear_session()
-    config, model, preprocessor, _ = trainer.load_run(run_dir)
+    config, model, preprocessor, _ = run_folder.load_run(run_dir)
     utterance = {"text": tf.constant("Oh my God, you guys are getting married?!")}
     example = dict(utterance, emotion=tf.constant(0), sentiment=tf.constant(0))
 
@@ -149,7 +150,7 @@ def inference_speed(run_dir, repeats):
     # Batches of 64 real test utterances (with their contexts), tokenized beforehand.
     config64 = config.replace(batch_size=64)
     batcher = MeldPreprocessor(config64, preprocessor.tokenizer, preprocessor.media)
-    test = trainer.load_splits(config64, config.dataset)["test"]
+    test = load_splits(config64, config.dataset)["test"]
     batches = [x for x, _ in batcher.batches(batcher.preprocess(test, "test")).take(repeats)]
     model.predict_on_batch(batches[0])
     start = time.perf_counter()

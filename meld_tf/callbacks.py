@@ -12,7 +12,6 @@ learning rate). Two more things decide what the next epochs do, and are kept her
   the end of every epoch and restores them when a run resumes.
 """
 
-import csv
 import json
 import math
 import os
@@ -21,13 +20,8 @@ import keras
 import numpy as np
 
 from meld_tf.models.normalization import reestimate_batch_norm
+from meld_tf.run_folder import BACKUP_DIR, BEST_WEIGHTS_FILE, HISTORY_FILE, LOGS_DIR, STATE_FILE
 from meld_tf.train_config import MONITORS
-
-HISTORY_FILE = "history.csv"
-BEST_WEIGHTS_FILE = "best.weights.h5"
-BACKUP_DIR = "backup"
-STATE_FILE = "training_state.json"  # in BACKUP_DIR
-LOGS_DIR = "logs"
 
 # What each steering callback needs to continue where it stopped.
 STATE_ATTRIBUTES = {
@@ -225,12 +219,3 @@ def make_callbacks(config, run_dir, epoch=None, train_data=None):
         keras.callbacks.BackupAndRestore(backup),
     ]
 
-
-def read_history(run_dir):
-    """Rows of ``history.csv`` (one per epoch; a re-run epoch keeps its last row)."""
-    path = os.path.join(run_dir, HISTORY_FILE)
-    if not os.path.isfile(path):
-        return []
-    with open(path, newline="", encoding="utf-8") as file:
-        rows = {int(row["epoch"]): row for row in csv.DictReader(file)}
-    return [rows[epoch] for epoch in sorted(rows)]

@@ -16,10 +16,10 @@ import sys
 
 import tensorflow as tf
 
-from meld_tf import trainer
+from meld_tf.labels import HEADS, SPLITS
 from meld_tf.metrics import classification_report
-from meld_tf.preprocessor import split_metadata
-from meld_tf.run_data import data_of_run
+from meld_tf.run_data import RunError
+from meld_tf.scoring import evaluate_split, format_scores, open_split, split_batches
 
 SCORES = ("accuracy", "weighted_f1", "macro_f1")
 
@@ -57,23 +57,20 @@ def evaluate_run(run_dir, split="test", data_dir=None, verbose=True, drop=()):
         ``(metrics, recorded)``: per head ``classification_metrics``; ``recorded`` the
         same from the run's ``metrics.json`` (None if it recorded none for ``split``).
     """
-    config, model, preprocessor, recorded = trainer.load_run(run_dir)
-    config = data_of_run(config, recorded, data_dir)  # The run's data, or an error.
-    if verbose:
-        print(f"Run {run_dir}: {trainer.describe_data(config)}, split {split}.", flush=True)
-    examples = trainer.load_splits(config)[split]
-    rows = split_metadata(examples) if config.context > 0 else None
-    batches = preprocessor.batches(preprocessor.preprocess(examples, split, rows))
+    config, model, preprocessor, recorded, examples = open_split(
+        run_dir, split, data_dir, verbose
+    )
+    batches = split_batches(config, preprocessor, examples, split)
     if drop:
         batches = drop_modalities(batches, drop)
-    metrics = trainer.evaluate_split(model, batches)
+    metrics = evaluate_split(model, batches)
     return metrics, None if drop else recorded.get(split)
 
 
 def differences(metrics, recorded, tolerance=1e-9):
     """``["emotion accuracy: 0.51 now, 0.52 recorded", ...]`` where the two disagree."""
     found = []
-    for head in trainer.HEADS:
+    for head in HEADS:
         for score in SCORES:
             now, then = metrics[head][score], recorded[head][score]
             if abs(now - then) > tolerance:
@@ -88,7 +85,7 @@ def build_parser():
     )
     parser.add_argument("run_dir", help="run folder written by python -m meld_tf.train")
     parser.add_argument(
-        "--split", choices=trainer.SPLITS, default="test", help="split to score (default: test)"
+        "--split", choices=SPLITS, default="test", help="split to score (default: test)"
     )
     parser.add_argument("--data-dir", help="TFDS data folder (default: the run's)")
     parser.add_argument(
@@ -109,14 +106,14 @@ def main(argv=None):
             args.run_dir, args.split, args.data_dir, verbose=not args.json,
             drop=args.drop_modality,
         )
-    except (trainer.RunError, FileNotFoundError, ValueError) as error:
+    except (RunError, FileNotFoundError, ValueError) as error:
         parser.error(str(error))
     if args.json:
         print(json.dumps({args.split: metrics}, indent=2))
     else:
-        print(trainer.format_scores(metrics, f"{args.split}:"))
+        print(format_scores(metrics, f"{args.split}:"))
         if args.report:
-            for head, classes in trainer.HEADS.items():
+            for head, classes in HEADS.items():
                 print(classification_report(metrics[head], classes, title=f"\n{head}"))
     if args.drop_modality:
         dropped = " ".join(args.drop_modality)

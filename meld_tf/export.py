@@ -13,7 +13,7 @@ import argparse
 import os
 import sys
 
-from meld_tf import trainer
+from meld_tf.run_data import RunError
 from meld_tf.serving import ENDPOINT, export_run, input_signature
 
 
@@ -35,7 +35,7 @@ def main(argv=None):
         parser.error(f"--out {args.out} exists and is not an empty folder; choose another.")
     try:
         serving = export_run(args.run_dir, args.out)
-    except (trainer.RunError, FileNotFoundError, ValueError) as error:
+    except (RunError, FileNotFoundError, ValueError) as error:
         parser.error(str(error))
     inputs = ", ".join(f"{spec.name} {spec.dtype.name} {spec.shape}"
                        for spec in input_signature(serving.config))  # fmt: skip

@@ -18,25 +18,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from meld_tf import trainer
 from meld_tf.config import ModelConfig
 from meld_tf.data.audio_features import compute_audio_features
-from meld_tf.labels import EMOTIONS
+from meld_tf.labels import EMOTIONS, HEADS
 from meld_tf.models import attention_weights_model
 from meld_tf.preprocessor import split_metadata
-from meld_tf.run_data import data_of_run
+from meld_tf.scoring import open_split, predict_split, split_batches
 
 NEUTRAL = "neutral"
 SPECTROGRAM_MEL_BINS = 64  # Display resolution of `plot_example`'s spectrogram.
-
-
-def _run_split(run_dir, split, data_dir=None):
-    """``(config, model, preprocessor, examples)`` of a run and one split of its dataset."""
-    if split not in trainer.SPLITS:
-        raise ValueError(f"Unknown split {split!r}; choose one of {trainer.SPLITS}.")
-    config, model, preprocessor, recorded = trainer.load_run(run_dir)
-    config = data_of_run(config, recorded, data_dir)
-    return config, model, preprocessor, trainer.load_splits(config)[split]
 
 
 def predictions_table(run_dir, split="test", data_dir=None):
@@ -49,14 +39,12 @@ def predictions_table(run_dir, split="test", data_dir=None):
     ``weight_<modality>`` column per modality. Row ``i`` is the ``i``-th example of the
     split (as in ``raw_examples``).
     """
-    config, model, preprocessor, examples = _run_split(run_dir, split, data_dir)
+    config, model, preprocessor, _, examples = open_split(run_dir, split, data_dir)
     rows = split_metadata(examples)
-    data = preprocessor.batches(
-        preprocessor.preprocess(examples, split, rows if config.context > 0 else None)
-    )
-    labels, probabilities = trainer.predict_split(model, data)
+    data = split_batches(config, preprocessor, examples, split, rows)
+    labels, probabilities = predict_split(model, data)
     table = pd.DataFrame(rows, columns=["dialogue_id", "utterance_id", "speaker", "text"])
-    for head, classes in trainer.HEADS.items():
+    for head, classes in HEADS.items():
         predicted = probabilities[head].argmax(axis=-1)
         table[head] = [classes[i] for i in labels[head]]
         table[f"{head}_predicted"] = [classes[i] for i in predicted]
@@ -76,7 +64,7 @@ def raw_examples(run_dir, indices, split="test", data_dir=None):
     ``split``, in the order of ``indices``."""
     wanted = [int(i) for i in indices]
     found = {}
-    *_, examples = _run_split(run_dir, split, data_dir)
+    *_, examples = open_split(run_dir, split, data_dir)
     for i, example in enumerate(examples.take(max(wanted, default=-1) + 1).as_numpy_iterator()):
         if i in wanted:
             found[i] = example

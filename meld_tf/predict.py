@@ -27,10 +27,10 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from meld_tf import trainer
 from meld_tf.data.media import MediaConfig, decode_clip
 from meld_tf.labels import HEADS
 from meld_tf.preprocessor import context_key, dialogue_contexts
+from meld_tf.run_folder import load_run
 from meld_tf.serving import Serving
 
 
@@ -182,7 +182,7 @@ def predict(run_dir, inputs):
     None unless attention fusion) and ``absent`` (masked modality, or an ignored ``clip``
     -> why); a failed input holds ``input`` and ``error``.
     """
-    config, model, preprocessor, _ = trainer.load_run(run_dir)
+    config, model, preprocessor, _ = load_run(run_dir)
     serving = Serving(config, model, preprocessor)
     modalities = config.model.modalities
     contexts = contexts_of(inputs, config.context) if config.context > 0 else {}

@@ -2,7 +2,7 @@
 
 ``auto`` depends on what is prepared in the data folder, and the TFDS builder's version on
 the installed meld_tf; a run therefore records what it resolved (`resolve_data`), so that a
-replay or a resume trains on the same data, or refuses.
+replay or a resume trains on the same data, or refuses. ``load_splits`` reads it.
 """
 
 import os
@@ -73,3 +73,20 @@ def data_of_run(config, recorded, data_dir=None):
     if data_dir:
         config = config.replace(data_dir=data_dir)
     return resolve_data(config)[0]
+
+
+def load_splits(config, dataset=None):
+    """``{"train", "validation", "test"}`` examples of the config's dataset (or of
+    ``dataset``), prepared if needed."""
+    dataset = dataset or config.dataset
+    if dataset == "text" and set(config.model.modalities) != {"text"}:
+        raise RunError(
+            f"Modalities {config.model.modalities} need clips, but dataset 'text' holds text "
+            "only; use --dataset full or sample, or --modalities text."
+        )
+    splits = meld_data.load_meld(
+        dataset, data_dir=config.data_dir or None, manual_dir=config.manual_dir or None
+    )
+    if config.max_examples:
+        splits = {name: split.take(config.max_examples) for name, split in splits.items()}
+    return splits

@@ -135,9 +135,9 @@ class Serving:
 
 def export_run(run_dir, out_dir):
     """Writes the SavedModel of a finished run to ``out_dir``; returns its ``Serving``."""
-    from meld_tf import trainer
+    from meld_tf import run_folder
 
-    config, model, preprocessor, _ = trainer.load_run(run_dir)
+    config, model, preprocessor, _ = run_folder.load_run(run_dir)
     serving = Serving(config, model, preprocessor)
     serving.function.get_concrete_function()  # Traced once: every layer is built.
     archive = keras.export.ExportArchive()

@@ -98,10 +98,11 @@ def main(argv=None):
         parser.error(str(error))
     from meld_tf import trainer  # TensorFlow: only once the flags are known to be good
     from meld_tf.callbacks import NonFiniteError
+    from meld_tf.run_data import RunError
 
     try:
         return trainer.train(config)
-    except trainer.RunError as error:
+    except RunError as error:
         parser.error(str(error))
     except NonFiniteError as error:
         sys.exit(f"error: {error}")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from meld_tf import evaluate, predict, train, trainer
+from meld_tf import evaluate, predict, run_folder, train, trainer
 from meld_tf.data.sample import write_clip
 from meld_tf.train_config import TrainConfig
 
@@ -58,7 +58,7 @@ def test_run_folder_holds_config_model_metrics_and_plots(run_dir):
             assert all(0.0 <= scores[k] <= 1.0 for k in ("accuracy", "weighted_f1", "macro_f1"))
             assert np.array(scores["confusion_matrix"]).shape == (size, size)
             assert np.sum(scores["confusion_matrix"]) == metrics["num_examples"][split]
-    history = trainer.read_history(run_dir)
+    history = run_folder.read_history(run_dir)
     assert len(history) == 1 and "val_emotion_weighted_f1" in history[0]
     for name in ("confusion_test_emotion.png", "training_curves.png"):
         with open(os.path.join(run_dir, name), "rb") as file:
@@ -155,7 +155,7 @@ def test_interrupted_run_resumes_at_the_next_epoch(sample_data_dir, tmp_path, ca
     assert config.bucket_by_length  # Resuming across epochs with bucketed batches too.
     with pytest.raises(KeyboardInterrupt):
         trainer.train(config, callbacks=[Interrupt()])
-    assert len(trainer.read_history(tmp_path / "run")) == 1
+    assert len(run_folder.read_history(tmp_path / "run")) == 1
     capsys.readouterr()
     run = trainer.train(config)  # The same command again.
     captured = capsys.readouterr()
@@ -164,7 +164,7 @@ def test_interrupted_run_resumes_at_the_next_epoch(sample_data_dir, tmp_path, ca
     # Not a terminal: one progress line per epoch, no carriage returns, no bars.
     assert "\r" not in out + captured.err
     assert len([line for line in out.splitlines() if "/step" in line]) == 1, out
-    assert [int(row["epoch"]) for row in trainer.read_history(run)] == [0, 1]
+    assert [int(row["epoch"]) for row in run_folder.read_history(run)] == [0, 1]
     assert recorded(run)["epochs_run"] == 2
 
 
@@ -172,7 +172,7 @@ def test_interrupted_run_resumes_at_the_next_epoch(sample_data_dir, tmp_path, ca
 def test_the_model_is_the_best_epoch_by_the_monitor(sample_data_dir, tmp_path, monitor):
     run = run_train(sample_data_dir, tmp_path / "run", "--modalities", "text", "--epochs", "4",
                     "--patience", "9", "--lr-patience", "9", "--monitor", monitor)  # fmt: skip
-    history = trainer.read_history(run)
+    history = run_folder.read_history(run)
     values = [float(row[monitor]) for row in history]
     best = (max if monitor.endswith("f1") else min)(range(len(values)), key=values.__getitem__)
     assert recorded(run)["best_epoch"] == best + 1

@@ -34,7 +34,7 @@ MIRRORED_SCRIPT = textwrap.dedent("""
     import keras, tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from meld_tf import distribute, train, trainer
+    from meld_tf import distribute, run_folder, train, trainer
 
     class Interrupt(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -54,7 +54,7 @@ MIRRORED_SCRIPT = textwrap.dedent("""
         run = trainer.train(config, verbose=False)  # resumes at epoch 2
         with open(f"{run}/metrics.json") as f:
             metrics = json.load(f)
-        result[strategy] = {"history": trainer.read_history(run), "metrics": metrics}
+        result[strategy] = {"history": run_folder.read_history(run), "metrics": metrics}
     print("RESULT " + json.dumps(result))
 """)
 

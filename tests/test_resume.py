@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from meld_tf import callbacks, train, trainer
+from meld_tf import callbacks, run_folder, train, trainer
 
 FLAGS = [
     "--dataset", "sample", "--modalities", "text", "--text-encoder", "bilstm",
@@ -39,7 +39,7 @@ def results(run_dir):
     with open(os.path.join(run_dir, "metrics.json"), encoding="utf-8") as file:
         metrics = json.load(file)
     model = keras.models.load_model(os.path.join(run_dir, "model.keras"))
-    return trainer.read_history(run_dir), metrics, model.get_weights()
+    return run_folder.read_history(run_dir), metrics, model.get_weights()
 
 
 def max_difference(one, two):
@@ -68,7 +68,7 @@ def test_resumed_run_equals_the_uninterrupted_run(sample_data_dir, tmp_path, buc
     config = config_of(sample_data_dir, tmp_path / "resumed", *flags)
     with pytest.raises(KeyboardInterrupt):
         trainer.train(config, callbacks=[Interrupt(1)], verbose=False)
-    assert len(trainer.read_history(tmp_path / "resumed")) == 2
+    assert len(run_folder.read_history(tmp_path / "resumed")) == 2
     resumed = trainer.train(config, verbose=False)
 
     (history, metrics, weights), (history2, metrics2, weights2) = results(whole), results(resumed)

@@ -15,8 +15,8 @@ import keras
 import keras_tuner
 import pytest
 
+from meld_tf import run_folder
 from meld_tf import train as train_cli
-from meld_tf import trainer
 from meld_tf.config import FUSIONS, ModelConfig
 from meld_tf.train_config import TrainConfig
 
@@ -151,7 +151,7 @@ def test_search_resumes_and_its_best_config_retrains_to_the_same_score(
     replay = tmp_path / "replay.json"
     config.replace(out=str(tmp_path / "run")).save(replay)
     run_dir = train_cli.main(["--config", str(replay)])
-    scores = [float(row["val_emotion_weighted_f1"]) for row in trainer.read_history(run_dir)]
+    scores = [float(row["val_emotion_weighted_f1"]) for row in run_folder.read_history(run_dir)]
     # Same seed, same data order, same steps on the same CPU: the same score.
     assert max(scores) == pytest.approx(best["score"], abs=1e-6)
     assert scores.index(max(scores)) + 1 == best["best_epoch"]

@@ -15,7 +15,7 @@ import keras
 import keras_tuner
 
 from meld_tf import trainer
-from meld_tf.callbacks import BatchNormStatistics, DataOrder
+from meld_tf.callbacks import BatchNormStatistics, DataOrder, make_callbacks
 from meld_tf.config import (
     AUDIO_FEATURES,
     TEXT_POOLINGS,
@@ -162,10 +162,10 @@ def sample_config(hp, base, space):
 def training_callbacks(config):
     """The training CLI's callbacks that steer training (early stopping on validation
     loss and learning-rate reduction), without its files (checkpoints, logs, backup)."""
-    # Made by trainer.make_callbacks so that a trial trains exactly as a run; the other
+    # Made by make_callbacks (meld_tf.callbacks) so that a trial trains exactly as a run; the other
     # callbacks are only constructed (no file is touched before ``fit``) and dropped.
     steering = (keras.callbacks.EarlyStopping, keras.callbacks.ReduceLROnPlateau)
-    callbacks = trainer.make_callbacks(config, run_dir=os.devnull)
+    callbacks = make_callbacks(config, run_dir=os.devnull)
     return [callback for callback in callbacks if isinstance(callback, steering)]
 
 
