@@ -7,8 +7,8 @@ replay or a resume trains on the same data, or refuses. ``load_splits`` reads it
 
 import os
 
-from meld_tf import data as meld_data
-from meld_tf.data.prepare import meld_builder
+from meld_tf import dataset as meld_data
+from meld_tf.dataset import meld_builder
 
 
 class RunError(ValueError):

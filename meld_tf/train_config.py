@@ -34,7 +34,7 @@ class TrainConfig(JsonConfig):
         dataset_version: version of the TFDS dataset ``meld/<dataset>``; empty for the
             builder's current one. A run records the version it used, and a replay or a
             resume refuses another.
-        data_dir: TFDS data folder; empty for the default of ``meld_tf.data``.
+        data_dir: TFDS data folder; empty for the default of ``meld_tf.dataset``.
         manual_dir: folder of the MELD archive or CSVs, for preparing ``full``/``text``.
         context: previous utterances of the dialogue given to the text encoder.
         max_examples: use only the first ``max_examples`` examples of each split (0: all);

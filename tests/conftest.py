@@ -57,7 +57,7 @@ def sample_data_dir(tmp_path_factory, sample_root):
     """A TFDS data_dir in which ``meld/sample`` is built (from `sample_root`)."""
 
     def build(data_dir):
-        from meld_tf.data.prepare import prepare_meld
+        from meld_tf.dataset import prepare_meld
 
         # The builder generates its sample under downloads/meld_tf/sample: reuse ours.
         link = data_dir / "downloads" / "meld_tf" / "sample"

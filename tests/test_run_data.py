@@ -5,7 +5,7 @@ import os
 import pytest
 
 from meld_tf import run_data, run_folder, trainer
-from meld_tf.data.prepare import meld_builder
+from meld_tf.dataset import meld_builder
 from meld_tf.run_data import RunError, resolve_data
 from meld_tf.train_config import TrainConfig
 

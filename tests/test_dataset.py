@@ -1,11 +1,14 @@
-"""Tests for meld_tf.data.prepare: the data folder, is_prepared, load_meld."""
+"""Tests for meld_tf.dataset: the data folder, is_prepared, load_meld."""
 
+import ast
 import pathlib
 
 import numpy as np
 import pytest
 
-from meld_tf.data import default_data_dir, is_prepared, load_meld, split_sizes
+from meld_tf.dataset import default_data_dir, is_prepared, load_meld, split_sizes
+
+DATA_PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "meld_tf" / "data"
 
 
 def test_default_data_dir_honours_env(monkeypatch, tmp_path):
@@ -45,7 +48,7 @@ def test_load_sample(sample_data_dir, sample_root):
 
 
 def test_sample_of_another_size_by_name(tmp_path):
-    from meld_tf.data.prepare import meld_builder
+    from meld_tf.dataset import meld_builder
     from meld_tf.train_config import TrainConfig
 
     builder = meld_builder("sample_7d_s1", str(tmp_path))
@@ -57,3 +60,17 @@ def test_sample_of_another_size_by_name(tmp_path):
             meld_builder(bad, str(tmp_path))
         with pytest.raises(ValueError, match=r"\(--dataset\)"):
             TrainConfig(dataset=bad)
+
+
+def test_meld_tf_data_never_imports_the_builder_or_the_loader():
+    """``tfds_meld`` is built from ``meld_tf.data``; ``meld_tf.dataset`` loads what it built.
+    An import of either from ``meld_tf.data`` would make a loop again."""
+    for path in sorted(DATA_PACKAGE.glob("*.py")):
+        imported = []
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                imported += [f"{node.module}.{alias.name}" for alias in node.names]
+        loops = [name for name in imported if name.startswith(("tfds_meld", "meld_tf.dataset"))]
+        assert not loops, f"{path.name} imports {loops}"

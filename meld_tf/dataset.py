@@ -1,5 +1,8 @@
 """Preparing and loading the MELD TFDS dataset from Python (what the CLIs call).
 
+It sits above the builder (`tfds_meld`, which is built from `meld_tf.data`), so that
+`meld_tf.data` never imports `tfds_meld`.
+
 ``load_meld("sample")`` builds the synthetic sample on first use (TFDS shows progress
 bars) and returns its three splits; ``tfds build tfds_meld/meld --config ...`` writes to the
 same default folder, so a dataset built on the command line is found here.
