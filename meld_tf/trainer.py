@@ -128,6 +128,9 @@ def compile_model(model, config):
     return model
 
 
+# The run.
+
+
 def run_config(config, strategy, verbose=True):
     """``config`` as it trains under ``strategy``: its precision made concrete, fixed-length
     batches with several replicas, and an absolute ``data_dir``."""
