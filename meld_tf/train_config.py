@@ -65,7 +65,10 @@ class TrainConfig(JsonConfig):
             not grow more confident than it is right: on small validation sets it rose
             from the first epoch while accuracy rose for two more.
         early_stopping_patience: epochs without a better ``monitor`` before stopping.
-        lr_patience: epochs without a better ``monitor`` before the LR is reduced.
+        lr_patience: epochs without a better ``monitor`` before the LR is reduced. With
+            1 and 2 (the defaults until 2026-11-30) the conv3d video encoder on the sample
+            stopped after 4 epochs at 36.9 % test accuracy, its learning rate halved by
+            validation noise; with 2 and 4 it trained 15 epochs to 56.9 % (seed 1).
         lr_factor: factor of each learning-rate reduction.
         min_learning_rate: floor of the learning-rate reductions.
         precision: ``"auto"`` (bfloat16 on a CPU with AVX-512 BF16 or AMX, where it is
@@ -142,10 +145,10 @@ class TrainConfig(JsonConfig):
         choices=tuple(MONITORS),
     )
     early_stopping_patience: int = option(
-        2, "epochs without a better --monitor before stopping", flag="--patience", min=0
+        4, "epochs without a better --monitor before stopping", flag="--patience", min=0
     )
     lr_patience: int = option(
-        1, "epochs without a better --monitor before the learning rate is reduced", min=0
+        2, "epochs without a better --monitor before the learning rate is reduced", min=0
     )
     lr_factor: float = option(0.5, "factor of each learning-rate reduction", above=0, below=1)
     min_learning_rate: float = option(1e-7, "floor of the learning-rate reductions", min=0)
