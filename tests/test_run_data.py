@@ -6,6 +6,7 @@ import pytest
 
 from meld_tf import run_data, run_folder, trainer
 from meld_tf.dataset import meld_builder
+from meld_tf.distribute import resolve_precision
 from meld_tf.run_data import RunError, resolve_data
 from meld_tf.train_config import TrainConfig
 
@@ -39,7 +40,8 @@ def _unfinished_run(run_dir, config):
 
 def test_a_resume_refuses_other_data(sample_data_dir, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # runs/ is found here
-    request = TrainConfig(data_dir=str(sample_data_dir))
+    # The precision as train() settles it before it looks for the run (never "auto").
+    request = TrainConfig(data_dir=str(sample_data_dir), precision=resolve_precision("auto"))
     saved, _ = resolve_data(request)
     found = os.path.join("runs", "20260101-000000-text-audio")
     _unfinished_run(found, saved)
