@@ -19,7 +19,6 @@ trains it (`code_version`: the sources of ``meld_tf`` and ``tfds_meld``) has cha
 
 import argparse
 import hashlib
-import json
 import pathlib
 import shutil
 import subprocess
@@ -32,6 +31,7 @@ sys.path[:0] = [str(REPO), str(REPO / "bench")]
 from meld_text import machine  # noqa: E402
 
 from meld_tf.data.sample_oracle import bayes_accuracy  # noqa: E402
+from meld_tf.run_folder import read_metrics  # noqa: E402
 
 MARK_START, MARK_END = "<!-- sample-scores:start -->", "<!-- sample-scores:end -->"
 ALL = ("text", "audio", "video")
@@ -75,7 +75,7 @@ def run_dir(work, row, seed):
 def train(row, seed, args, work):
     """Trains one row for one seed (unless done); returns its run folder."""
     out = run_dir(work, row, seed)
-    if (out / "metrics.json").is_file():
+    if read_metrics(out):
         done = (out / CODE_FILE).read_text().strip() if (out / CODE_FILE).is_file() else "?"
         if done == args.code:
             return out
@@ -106,7 +106,7 @@ def test_scores(out, drop=()):
 
         metrics, _ = evaluate_run(str(out), "test", verbose=False, drop=drop)
     else:
-        metrics = json.loads((out / "metrics.json").read_text())["test"]
+        metrics = read_metrics(out)["test"]
     return tuple(100 * metrics[head][score] for head, score in (
         ("emotion", "accuracy"), ("emotion", "weighted_f1"), ("sentiment", "weighted_f1")))
 

@@ -2,7 +2,7 @@
 
 import keras
 
-from meld_tf.labels import EMOTIONS, SENTIMENTS
+from meld_tf.labels import HEADS
 from meld_tf.models.attention_fusion import AttentionFusion
 from meld_tf.models.audio_encoder import audio_inputs, build_audio_encoder
 from meld_tf.models.bert_text_encoder import build_bert_text_encoder, text_inputs
@@ -20,7 +20,6 @@ ENCODERS = {
     ("video", "resnet18"): build_resnet18_video_encoder,
     ("video", "conv3d"): build_conv3d_video_encoder,
 }
-HEADS = {"emotion": len(EMOTIONS), "sentiment": len(SENTIMENTS)}
 
 
 def build_encoder(modality, config):
@@ -90,9 +89,9 @@ def build_classifier(config):
         per_modality = {head: [] for head in HEADS}
         for modality, latent in zip(modalities, latents):
             hidden = _mlp(latent, config, prefix=f"{modality}_")
-            for head, size in HEADS.items():
+            for head, classes in HEADS.items():
                 per_modality[head].append(
-                    keras.layers.Dense(size, name=f"{modality}_{head}_logits")(hidden)
+                    keras.layers.Dense(len(classes), name=f"{modality}_{head}_logits")(hidden)
                 )
         for head in HEADS:
             name = "fusion" if head == "emotion" else f"fusion_{head}"
@@ -104,9 +103,9 @@ def build_classifier(config):
         else:
             fused = ConcatFusion(name="fusion")([latents, mask])
         hidden = _mlp(fused, config, prefix="")
-        for head, size in HEADS.items():
+        for head, classes in HEADS.items():
             outputs[head] = keras.layers.Dense(
-                size, activation="softmax", dtype="float32", name=head
+                len(classes), activation="softmax", dtype="float32", name=head
             )(hidden)
     return keras.Model(inputs, outputs, name="meld_classifier")
 
