@@ -34,7 +34,7 @@ import keras
 import tensorflow as tf
 
 from meld_tf.data.audio_features import compute_audio_features
-from meld_tf.models.attention_fusion import AttentionFusion
+from meld_tf.models import attention_weights_model
 from meld_tf.preprocessor import sample_frames
 
 ENDPOINT = "serve"
@@ -60,12 +60,10 @@ def input_signature(config):
 def _with_fusion_weights(model):
     """``model`` with the attention weights as a third output, when it has them."""
     try:
-        fusion = model.get_layer("fusion")
-    except ValueError:
-        fusion = None
-    if not isinstance(fusion, AttentionFusion):
+        weights = attention_weights_model(model).output
+    except ValueError:  # Not attention fusion: no weights to serve.
         return model
-    outputs = {**model.output, "fusion_weights": fusion.output[1]}
+    outputs = {**model.output, "fusion_weights": weights}
     return keras.Model(model.input, outputs, name=f"{model.name}_serving")
 
 
