@@ -26,7 +26,7 @@ sys.path[:0] = [str(REPO), str(REPO / "bench")]
 from meld_text import machine  # noqa: E402
 
 from meld_tf.data.sample_archive import write_raw_archive  # noqa: E402
-from tfds_meld.meld import meld_files  # noqa: E402
+from tfds_meld.meld import meld_files, meld_layout  # noqa: E402
 
 
 def build_parser():
@@ -42,12 +42,12 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     work = pathlib.Path(args.work_dir).expanduser() / f"d{args.dialogues}"
     root = meld_files.prepare_sample(work / "root", args.dialogues)
-    archive = work / "downloads" / meld_files.ARCHIVE_NAME
+    archive = work / "downloads" / meld_layout.ARCHIVE_NAME
     if not archive.exists():
         write_raw_archive(root, archive)
-    num_clips = sum(len(meld_files.index_clips(root / d)) for d in meld_files.CLIP_DIRS.values())
+    num_clips = sum(len(meld_layout.index_clips(root / d)) for d in meld_layout.CLIP_DIRS.values())
     num_rows = sum(len((root / c).read_text(encoding="utf-8").splitlines()) - 1
-                   for c in meld_files.CSV_NAMES.values())
+                   for c in meld_layout.CSV_NAMES.values())
     data_dir = pathlib.Path(tempfile.mkdtemp(prefix="meld_full_build_"))
     command = ["tfds", "build", str(REPO / "tfds_meld" / "meld"), "--config", "full",
                "--manual_dir", str(archive.parent), "--data_dir", str(data_dir)]

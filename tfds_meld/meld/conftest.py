@@ -4,7 +4,7 @@ import pytest
 
 from meld_tf.data.sample import SampleConfig
 from meld_tf.data.sample_archive import REAL_LAYOUT, write_raw_archive
-from tfds_meld.meld import meld_files
+from tfds_meld.meld import meld_files, meld_layout
 
 SMALL = SampleConfig().min_dialogues  # the smallest sample that holds every fault
 
@@ -19,4 +19,4 @@ def small_root(tmp_path_factory):
 def raw_archive(small_root, tmp_path_factory):
     """``downloads/MELD.Raw.tar.gz`` laid out as the real archive (the default for ``full``)."""
     folder = tmp_path_factory.mktemp("real_archive") / "downloads"
-    return write_raw_archive(small_root, folder / meld_files.ARCHIVE_NAME, REAL_LAYOUT)
+    return write_raw_archive(small_root, folder / meld_layout.ARCHIVE_NAME, REAL_LAYOUT)

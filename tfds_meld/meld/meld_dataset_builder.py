@@ -19,7 +19,7 @@ from meld_tf.data.sample import sample_fingerprint
 from meld_tf.data.text_repair import read_meld_csv
 from meld_tf.labels import EMOTIONS, SENTIMENTS
 
-from . import meld_beam, meld_files
+from . import meld_beam, meld_files, meld_layout
 from .meld_report import BuildReport
 
 logger = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     test_sent_emo.csv, or MELD.Raw.tar.gz (the CSVs are read out of it), with --manual_dir;
     without one the CSVs are downloaded from the MELD GitHub repository.
     `full`: download MELD.Raw.tar.gz (about 10 GB) from
-    {meld_files.ARCHIVE_URL}
+    {meld_layout.ARCHIVE_URL}
     and give the folder that holds it (or its unpacked, even half-unpacked, MELD.Raw
     folder) with --manual_dir.
     `sample`: nothing to download.
@@ -172,11 +172,11 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             root = meld_files.prepare_sample(
                 work_dir / config.name, config.sample_dialogues, config.sample_seed
             )
-            files = meld_files.find_files(root)
+            files = meld_layout.find_files(root)
         elif config.name == "text" and _manual_dir(dl_manager) is None:
-            urls = {s: meld_files.CSV_URL.format(name=meld_files.CSV_NAMES[s])
-                    for s in meld_files.SPLITS}
-            files = meld_files.MeldFiles(csvs=dl_manager.download(urls), clip_dirs={})
+            urls = {s: meld_layout.CSV_URL.format(name=meld_layout.CSV_NAMES[s])
+                    for s in meld_layout.SPLITS}
+            files = meld_layout.MeldFiles(csvs=dl_manager.download(urls), clip_dirs={})
         else:
             files = meld_files.prepare_raw(
                 dl_manager.manual_dir, work_dir, with_media=config.with_media
@@ -187,7 +187,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             TFDS_SPLITS[split]: self._generate_examples(
                 split, files.csvs[split], files.clip_dirs.get(split)
             )
-            for split in meld_files.SPLITS
+            for split in meld_layout.SPLITS
         }
 
     def _generate_examples(self, split, csv_path, clip_dir):
@@ -200,7 +200,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         keys = [f"{name}/dia{r['dialogue_id']}_utt{r['utterance_id']}" for r in rows]
         clips = {}
         if config.with_media:
-            clips = meld_files.index_clips(clip_dir)
+            clips = meld_layout.index_clips(clip_dir)
             ids = {(r["dialogue_id"], r["utterance_id"]) for r in rows}
             report.add_unused(name, [clips[i].name for i in sorted(set(clips) - ids)])
         paths = [clips.get((r["dialogue_id"], r["utterance_id"])) for r in rows]

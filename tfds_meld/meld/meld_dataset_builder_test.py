@@ -1,6 +1,7 @@
 """Tests of the MELD TFDS builder, on small synthetic MELD trees and archives made at test time.
 
-Archive handling itself (layouts, safety, reuse) is tested in `meld_files_test`.
+Archive handling itself (layouts, safety, reuse) is tested in `meld_files_test`,
+`meld_layout_test` and `meld_unpack_test`.
 """
 
 import csv
@@ -14,7 +15,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from meld_tf.data.sample import SAMPLE_FAULTS, SampleConfig
-from tfds_meld.meld import meld_dataset_builder, meld_files
+from tfds_meld.meld import meld_dataset_builder, meld_files, meld_layout
 
 TFDS_SPLITS = meld_dataset_builder.TFDS_SPLITS
 SMALL = SampleConfig().min_dialogues  # the smallest sample that holds every fault
@@ -24,7 +25,7 @@ SMALL_SAMPLE = meld_dataset_builder.sample_config(SMALL)
 def _csv_rows(root):
     """MELD split -> rows of its CSV, read independently with the csv module."""
     rows = {}
-    for split, name in meld_files.CSV_NAMES.items():
+    for split, name in meld_layout.CSV_NAMES.items():
         with open(pathlib.Path(root) / name, encoding="utf-8", newline="") as f:
             rows[split] = list(csv.DictReader(f))
     return rows
@@ -117,7 +118,7 @@ def test_text_config_from_archive_only(small_root, raw_archive, tmp_path):
     assert _num_examples(builder) == {TFDS_SPLITS[s]: len(r) for s, r in rows.items()}
     unpacked = tmp_path / "data" / "downloads" / "meld_tf" / "unpacked"
     assert sorted(p.name for p in unpacked.rglob("*") if p.is_file() and p.name[0] != ".") == \
-        sorted(meld_files.CSV_NAMES.values())
+        sorted(meld_layout.CSV_NAMES.values())
     speakers = {(int(r["Dialogue_ID"]), int(r["Utterance_ID"])): r["Speaker"]
                 for r in rows["train"]}
     built = {(int(ex["dialogue_id"]), int(ex["utterance_id"])): ex["speaker"].decode()

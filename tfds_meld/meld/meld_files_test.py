@@ -1,4 +1,4 @@
-"""Finding MELD's parts in archives and folders of every shape, and unpacking them safely."""
+"""prepare_raw: MELD's parts from archives and folders of every shape, unpacked once and safely."""
 
 import io
 import pathlib
@@ -7,9 +7,9 @@ import tarfile
 import pytest
 
 from meld_tf.data.sample_archive import ArchiveLayout, write_raw_archive
-from tfds_meld.meld import meld_files
+from tfds_meld.meld import meld_files, meld_layout, meld_unpack
 
-SPLITS = meld_files.SPLITS
+SPLITS = meld_layout.SPLITS
 LAYOUTS = {
     "real": ArchiveLayout(),
     "no_split_folders": ArchiveLayout(split_folders=False),
@@ -23,10 +23,10 @@ LAYOUTS = {
 def _assert_same_parts(found, root, with_media=True):
     """Every CSV has the bytes of the sample's, every clip folder its clips (and no junk)."""
     for split in SPLITS:
-        assert found.csvs[split].read_bytes() == (root / meld_files.CSV_NAMES[split]).read_bytes()
+        assert found.csvs[split].read_bytes() == (root / meld_layout.CSV_NAMES[split]).read_bytes()
         if with_media:
             clips = sorted(p.name for p in found.clip_dirs[split].iterdir())
-            assert clips == sorted(p.name for p in (root / meld_files.CLIP_DIRS[split]).iterdir())
+            assert clips == sorted(p.name for p in (root / meld_layout.CLIP_DIRS[split]).iterdir())
         else:
             assert not found.clip_dirs
 
@@ -37,30 +37,30 @@ def _files_under(folder):
 
 @pytest.mark.parametrize("name", sorted(LAYOUTS))
 def test_full_and_text_from_archive_in_every_layout(name, small_root, tmp_path):
-    archive = write_raw_archive(small_root, tmp_path / "dl" / meld_files.ARCHIVE_NAME,
+    archive = write_raw_archive(small_root, tmp_path / "dl" / meld_layout.ARCHIVE_NAME,
                                 LAYOUTS[name])
     work = tmp_path / "work"
     _assert_same_parts(meld_files.prepare_raw(archive.parent, work), small_root)
     # No inner archive written, no macOS junk extracted.
     assert not [p for p in _files_under(work) if p.name.endswith(".tar.gz")]
-    assert not [p for p in _files_under(work) if meld_files.is_junk(p)]
+    assert not [p for p in _files_under(work) if meld_layout.is_junk(p)]
     text = meld_files.prepare_raw(archive, work / "text", with_media=False)  # the file itself
     _assert_same_parts(text, small_root, with_media=False)
     assert sorted(p.name for p in _files_under(work / "text") if p.name[0] != ".") == sorted(
-        meld_files.CSV_NAMES.values()
+        meld_layout.CSV_NAMES.values()
     )
 
 
 def test_text_opens_no_inner_archive_when_csvs_are_outside(small_root, tmp_path):
     """CSVs at the top: `text` never opens an inner archive (here unreadable ones)."""
-    archive = tmp_path / "dl" / meld_files.ARCHIVE_NAME
+    archive = tmp_path / "dl" / meld_layout.ARCHIVE_NAME
     archive.parent.mkdir()
     with tarfile.open(archive, "w:gz") as tar:
         for split in SPLITS:
-            inner = tarfile.TarInfo(f"MELD.Raw/{meld_files.INNER_ARCHIVES[split]}")
+            inner = tarfile.TarInfo(f"MELD.Raw/{meld_layout.INNER_ARCHIVES[split]}")
             inner.size = 9
             tar.addfile(inner, io.BytesIO(b"not a tar"))
-            csv = meld_files.CSV_NAMES[split]
+            csv = meld_layout.CSV_NAMES[split]
             tar.add(small_root / csv, f"MELD.Raw/{csv}")
     text = meld_files.prepare_raw(archive.parent, tmp_path / "work", with_media=False)
     _assert_same_parts(text, small_root, with_media=False)
@@ -71,7 +71,7 @@ def test_text_opens_no_inner_archive_when_csvs_are_outside(small_root, tmp_path)
 def test_half_unpacked_folder(small_root, tmp_path):
     """MELD.Raw/ unpacked by hand, dev.tar.gz too but not the others: only train.tar.gz and
     test.tar.gz are opened, into the work folder (the user's folder is not written)."""
-    archive = write_raw_archive(small_root, tmp_path / "dl" / meld_files.ARCHIVE_NAME)
+    archive = write_raw_archive(small_root, tmp_path / "dl" / meld_layout.ARCHIVE_NAME)
     source = tmp_path / "source"
     with tarfile.open(archive) as tar:
         tar.extractall(source, filter="data")
@@ -132,56 +132,6 @@ def test_prepare_raw_names_what_is_missing(tmp_path):
         meld_files.prepare_raw(tmp_path / "nowhere", tmp_path / "work")
 
 
-def test_index_clips_prefix_and_junk(tmp_path):
-    for name in ("dia1_utt2.mp4", "final_videos_testdia3_utt0.mp4", "._dia4_utt0.mp4",
-                 "notes.txt", "final_videos_testdia1_utt2.mp4"):
-        (tmp_path / name).write_bytes(b"")
-    index = meld_files.index_clips(tmp_path)
-    assert {k: p.name for k, p in index.items()} == {
-        (1, 2): "dia1_utt2.mp4", (3, 0): "final_videos_testdia3_utt0.mp4"
-    }
-
-
-def _hostile_member(tar, member):
-    if member.startswith("link"):
-        info = tarfile.TarInfo(member)
-        info.type = tarfile.LNKTYPE if member == "link_hard" else tarfile.SYMTYPE
-        info.linkname = {"link_out": "../../etc/passwd", "link_abs": "/etc/passwd"}.get(
-            member, "ok.txt")
-        tar.addfile(info)
-    elif member == "device":
-        info = tarfile.TarInfo(member)
-        info.type = tarfile.CHRTYPE
-        tar.addfile(info)
-    else:
-        info = tarfile.TarInfo(member)
-        info.size = 4
-        tar.addfile(info, io.BytesIO(b"evil"))
-
-
-def _write_hostile(path, member):
-    with tarfile.open(path, "w:gz") as tar:
-        good = tarfile.TarInfo("ok.txt")
-        good.size = 2
-        tar.addfile(good, io.BytesIO(b"ok"))
-        _hostile_member(tar, member)
-
-
-HOSTILE = ["../evil", "sub/../../evil", "/tmp/evil_abs", "link_out", "link_abs", "link_in",
-           "link_hard", "device"]
-
-
-@pytest.mark.parametrize("member", HOSTILE)
-def test_safe_extract_refuses_hostile_archive(tmp_path, member):
-    archive = tmp_path / "hostile.tar.gz"
-    _write_hostile(archive, member)
-    target = tmp_path / "out" / "target"
-    with pytest.raises(meld_files.UnsafeArchiveError, match=r"Refusing to extract .*hostile"):
-        meld_files.safe_extract(archive, target)
-    assert not (tmp_path / "evil").exists() and not (tmp_path / "out" / "evil").exists()
-    assert not target.exists() and not list((tmp_path / "out").iterdir())  # nothing left
-
-
 @pytest.mark.parametrize("kind", ["escape", "link", "device"])
 def test_hostile_inner_archive_is_refused(tmp_path, kind):
     """A wanted member of an inner train.tar.gz is checked as strictly as the outer ones."""
@@ -196,17 +146,10 @@ def test_hostile_inner_archive_is_refused(tmp_path, kind):
         else:
             info.size = 4
         tar.addfile(info, io.BytesIO(b"evil") if kind == "escape" else None)
-    archive = tmp_path / "dl" / meld_files.ARCHIVE_NAME
+    archive = tmp_path / "dl" / meld_layout.ARCHIVE_NAME
     archive.parent.mkdir()
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(inner, "MELD.Raw/train.tar.gz")
-    with pytest.raises(meld_files.UnsafeArchiveError, match="train.tar.gz"):
+    with pytest.raises(meld_unpack.UnsafeArchiveError, match="train.tar.gz"):
         meld_files.prepare_raw(archive.parent, tmp_path / "work")
     assert not (tmp_path / "evil").exists() and not (tmp_path / "work" / "evil").exists()
-
-
-def test_safe_extract_unreadable(tmp_path):
-    bad = tmp_path / "bad.tar.gz"
-    bad.write_bytes(b"not a tar")
-    with pytest.raises(ValueError, match="not a readable tar archive"):
-        meld_files.safe_extract(bad, tmp_path / "t")
