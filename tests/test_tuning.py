@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `tuning/` is a folder of scripts beside the package.
 
 from tuning import search as search_cli  # noqa: E402
+from tuning import settings as search_settings  # noqa: E402
+from tuning import tuners  # noqa: E402
 from tuning.hypermodel import MeldHyperModel, SearchSpace, sample_config  # noqa: E402
 from tuning.summary import TRIAL_RECORD, load_trials  # noqa: E402
 
@@ -88,7 +90,7 @@ def test_baseline_builds_and_trains_one_step(tiny_base):
     history = hypermodel.fit(hp, model, epochs=1, steps_per_epoch=1, verbose=0)
     assert any((a != b).any() for a, b in zip(before, model.get_weights()))
     # Every objective the CLI accepts is a key of the real logs.
-    assert set(search_cli.logged_metrics()) <= set(history.history)
+    assert set(search_settings.logged_metrics()) <= set(history.history)
 
 
 @pytest.mark.parametrize("fusion", FUSIONS)
@@ -100,18 +102,18 @@ def test_each_fusion_builds(tiny_base, fusion):
     keras.backend.clear_session()
 
 
-@pytest.mark.parametrize("tuner", sorted(search_cli.TUNERS))
+@pytest.mark.parametrize("tuner", sorted(tuners.TUNERS))
 def test_each_tuner_is_made_with_the_objective(tmp_path, tiny_base, tuner):
-    settings = search_cli.SearchSettings(
+    settings = search_settings.SearchSettings(
         base=tiny_base, tuner=tuner, objective="val_sentiment_weighted_f1", max_trials=5
     )
     made = search_cli.make_tuner(settings, str(tmp_path))
-    assert isinstance(made, search_cli.TUNERS[tuner])
+    assert isinstance(made, tuners.TUNERS[tuner])
     assert made.oracle.objective.name == "val_sentiment_weighted_f1"
     assert made.oracle.objective.direction == "max"
     assert made.oracle.max_trials == 5  # A cap on Hyperband's own schedule too.
     assert made.oracle.get_space().get("fusion") == tiny_base.model.fusion
-    assert search_cli.objective_direction("val_loss") == "min"
+    assert search_settings.objective_direction("val_loss") == "min"
     keras.backend.clear_session()
 
 
@@ -179,7 +181,7 @@ def test_bad_flags_fail_before_any_trial(tmp_path, argv, message, capsys):
 def test_resume_refuses_new_settings(tmp_path, cli_files, capsys):
     out = tmp_path / "search"
     out.mkdir()
-    search_cli.SearchSettings(tuner="random").save(out / search_cli.SEARCH_FILE)
+    search_settings.SearchSettings(tuner="random").save(out / search_cli.SEARCH_FILE)
     with pytest.raises(SystemExit):
         search_cli.main(["--resume", "--out", str(out), "--tuner", "bayesian"])
     assert "only --max-trials may change, but --tuner given" in capsys.readouterr().err

@@ -11,13 +11,15 @@ search folder holds ``search.json`` (the settings, for ``--resume``), KerasTuner
 ``trials/`` project and, when the search ends, ``config.json``: the best trial as a
 ``TrainConfig`` for ``python -m meld_tf.train --config``. Nothing is retrained here.
 
+The settings of a search are ``tuning.settings.SearchSettings``, its tuners those of
+``tuning.tuners``; this module runs a search (`search`) and is its command line (`main`).
+
 Distributed: run the same command as a chief and as workers, with KerasTuner's
 environment variables ``KERASTUNER_TUNER_ID`` (``chief``, ``tuner0``, ``tuner1``, ...),
 ``KERASTUNER_ORACLE_IP``, ``KERASTUNER_ORACLE_PORT`` and one ``--out`` on a shared disk.
 """
 
 import dataclasses
-import json
 import os
 import sys
 import time
@@ -28,127 +30,16 @@ if __package__ in (None, ""):  # run as `python tuning/search.py`: import the re
 import keras_tuner  # noqa: E402
 
 from meld_tf import train as train_cli  # noqa: E402
-from meld_tf.labels import HEADS  # noqa: E402
-from meld_tf.metrics import head_metrics  # noqa: E402
 from meld_tf.run_data import resolve_data  # noqa: E402
-from meld_tf.train_config import TrainConfig  # noqa: E402
 from meld_tf.workarounds import cap_hyperband_trials, set_option_help  # noqa: E402
 from tuning.hypermodel import MeldHyperModel, SearchSpace, sample_config  # noqa: E402
-from tuning.summary import TRIAL_RECORD, format_table, load_trials  # noqa: E402
+from tuning.settings import SearchSettings, logged_metrics, objective_direction  # noqa: E402
+from tuning.summary import format_table, load_trials  # noqa: E402
+from tuning.tuners import TUNERS, is_distributed, is_worker  # noqa: E402
 
 SEARCH_FILE = "search.json"
 BEST_CONFIG = "config.json"
 PROJECT = "trials"
-
-
-def logged_metrics():
-    """The validation log keys of a model compiled by ``trainer.compile_model``
-    (``val_loss``, ``val_emotion_weighted_f1``, ...): the names an objective may take."""
-    names = ["val_loss"]
-    for head, classes in HEADS.items():
-        names.append(f"val_{head}_loss")
-        names += [f"val_{head}_{metric.name}" for metric in head_metrics(len(classes))]
-    return names
-
-
-def objective_direction(name):
-    """``"min"`` for a loss, ``"max"`` for a score."""
-    return "min" if name.endswith("loss") else "max"
-
-
-class _TrialRecorder:
-    """Tuner mixin: writes ``meld_trial.json`` (tuner id, epochs, seconds) per trial."""
-
-    def run_trial(self, trial, *args, **kwargs):
-        start = time.perf_counter()
-        histories = super().run_trial(trial, *args, **kwargs)
-        record = {
-            "tuner_id": self.tuner_id,
-            "epochs": sum(len(history.epoch) for history in histories),
-            "seconds": round(time.perf_counter() - start, 2),
-        }
-        path = os.path.join(self.get_trial_dir(trial.trial_id), TRIAL_RECORD)
-        with open(path, "w", encoding="utf-8") as file:
-            json.dump(record, file)
-        return histories
-
-
-TUNERS = {
-    name: type(f"Meld{base.__name__}", (_TrialRecorder, base), {})
-    for name, base in (
-        ("random", keras_tuner.RandomSearch),
-        ("hyperband", keras_tuner.Hyperband),
-        ("bayesian", keras_tuner.BayesianOptimization),
-    )
-}
-
-
-@dataclasses.dataclass(frozen=True)
-class SearchSettings:
-    """A whole search: written to ``search.json`` so that ``--resume`` replays it.
-
-    Args:
-        base: the ``TrainConfig`` every trial starts from; ``base.epochs`` is the epoch
-            budget of one trial (Hyperband's ``max_epochs``).
-        tuner: ``"random"``, ``"hyperband"`` or ``"bayesian"``.
-        objective: validation log key to maximise (a loss is minimised).
-        max_trials: most trials in all (for Hyperband a cap on its own schedule).
-        factor: Hyperband's reduction factor.
-        space: the ``SearchSpace``.
-    """
-
-    base: TrainConfig = dataclasses.field(default_factory=TrainConfig)
-    tuner: str = "hyperband"
-    objective: str = "val_emotion_weighted_f1"
-    max_trials: int = 20
-    factor: int = 3
-    space: SearchSpace = dataclasses.field(default_factory=SearchSpace)
-
-    def __post_init__(self):
-        if isinstance(self.base, dict):
-            object.__setattr__(self, "base", TrainConfig.from_dict(self.base))
-        if isinstance(self.space, dict):
-            object.__setattr__(self, "space", SearchSpace.from_dict(self.space))
-        if self.tuner not in TUNERS:
-            raise ValueError(f"Unknown tuner {self.tuner!r}; valid choices: {sorted(TUNERS)}.")
-        if self.objective not in logged_metrics():
-            raise ValueError(
-                f"Objective {self.objective!r} is not a validation log key of the model; "
-                f"valid choices: {', '.join(logged_metrics())}."
-            )
-        if self.max_trials < 1:
-            raise ValueError(f"max_trials {self.max_trials} must be at least 1.")
-        if self.factor < 2:
-            raise ValueError(f"factor {self.factor} must be at least 2.")
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values):
-        return cls(**values)
-
-    def save(self, path):
-        with open(path, "w", encoding="utf-8") as file:
-            json.dump(self.to_dict(), file, indent=2)
-            file.write("\n")
-
-    @classmethod
-    def load(cls, path):
-        try:
-            with open(path, encoding="utf-8") as file:
-                return cls.from_dict(json.load(file))
-        except (OSError, json.JSONDecodeError, TypeError) as error:
-            raise ValueError(f"Cannot read the search settings {path}: {error}") from error
-
-
-def is_distributed():
-    return "KERASTUNER_ORACLE_IP" in os.environ
-
-
-def is_worker():
-    """A distributed tuner that is not the chief (runs trials, owns no results)."""
-    return is_distributed() and "chief" not in os.environ.get("KERASTUNER_TUNER_ID", "")
 
 
 def make_tuner(settings, out):
