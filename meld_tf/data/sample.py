@@ -9,10 +9,10 @@ true emotion with probability ``SampleConfig.show_prob`` and a random other emot
 otherwise, so every modality alone is right only part of the time and a model that fuses
 all three can beat any single one:
 
-* text: per-emotion templates and cue words ("This is wonderful!"),
+* text: per-emotion templates and cue words ("This is wonderful!"; `sample_text`),
 * audio: a voice-like harmonic signal whose pitch, contour, vibrato, energy and syllable
-  tempo depend on the emotion,
-* video: a drawn face whose mouth, brows and eyes depend on the emotion.
+  tempo depend on the emotion (`sample_media`),
+* video: a drawn face whose mouth, brows and eyes depend on the emotion (`sample_media`).
 """
 
 import concurrent.futures
@@ -23,9 +23,10 @@ import pathlib
 
 import numpy as np
 
-from meld_tf.data import sample_media
+from meld_tf.data import sample_media, sample_text
 from meld_tf.data.progress import progress_bar
 from meld_tf.data.sample_media import draw_face, synth_voice, write_clip
+from meld_tf.data.sample_text import SPEAKERS, fault_text, make_text, timestamp
 from meld_tf.labels import EMOTION_SENTIMENT, EMOTIONS
 
 __all__ = [
@@ -70,37 +71,6 @@ whose ``Sr No.`` repeats the row before it; ``final_videos_prefix`` clips are na
 ``final_videos_testdia{D}_utt{U}.mp4``; the ``long_clip`` lasts
 ``SampleConfig.long_clip_seconds`` although its CSV times are ordinary.
 """
-
-SPEAKERS = ("Chandler", "Joey", "Monica", "Phoebe", "Rachel", "Ross")
-THINGS = ("the couch", "the apartment", "Central Perk", "the turkey", "the museum",
-          "your sweater", "the duck", "the wedding", "the date", "the audition")
-TEMPLATES = {
-    "anger": ("I’m so {cue} at you right now!", "Stop it! This is {cue}!",
-              "Are you kidding me? I’m {cue} about {thing}!", "Get out! I’m {cue}!"),
-    "disgust": ("Ew, {thing} is {cue}!", "That’s {cue}, {name}.",
-                "Ugh, {cue}. Just {cue}.", "Eww! That is so {cue}!"),
-    "fear": ("I’m {cue}, {name}, what if {thing} falls?", "Oh God, I’m really {cue}!",
-             "Help! This is {cue}!", "I’m too {cue} to look at {thing}."),
-    "joy": ("This is {cue}!", "Oh {name}, I love it, it’s {cue}!",
-            "{thing} is {cue}! Yay!", "We did it! {cue}!"),
-    "neutral": ("Okay, so {thing} is at six.", "{name}, did you see {thing}?",
-                "I’ll get {thing} later.", "Yeah, we’re going to {thing} tomorrow."),
-    "sadness": ("I’m so {cue}, {name}.", "It’s over. I feel {cue}.",
-                "I miss {thing}, it’s {cue}.", "Nobody cares, I’m {cue}."),
-    "surprise": ("What?! {cue}!", "Oh my God! {cue}, {thing}?!",
-                 "{cue}! {name}, really?!", "Wait, {cue}?! You’re kidding!"),
-}
-CUE_WORDS = {
-    "anger": ("mad", "furious", "angry", "sick of this"),
-    "disgust": ("gross", "disgusting", "nasty", "revolting"),
-    "fear": ("scared", "terrified", "afraid", "nervous"),
-    "joy": ("wonderful", "great", "amazing", "fantastic"),
-    "neutral": ("",),
-    "sadness": ("sad", "miserable", "lonely", "heartbroken"),
-    "surprise": ("No way", "Whoa", "Seriously", "Unbelievable"),
-}
-# The real archive's punctuation as C1 control characters (pre-2020 copies, MELD.Raw).
-C1_PUNCTUATION = {"’": "\x92", "‘": "\x91", "“": "\x93", "”": "\x94", "—": "\x97", "…": "\x85"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,36 +130,6 @@ def _shown(emotion, rng, config):
     return str(rng.choice([e for e in EMOTIONS if e != emotion]))
 
 
-def make_text(emotion, rng):
-    """One utterance whose wording shows ``emotion`` (curly apostrophes, like MELD)."""
-    template = str(rng.choice(TEMPLATES[emotion]))
-    cue = str(rng.choice(CUE_WORDS[emotion]))
-    return template.format(cue=cue, name=str(rng.choice(SPEAKERS)), thing=str(rng.choice(THINGS)))
-
-
-def _fault_text(text, faults):
-    if "c1_controls" in faults or "mojibake" in faults:
-        if "’" not in text:
-            text = "Well, he’s here. " + text
-    if "c1_controls" in faults:
-        text = text.translate(str.maketrans(C1_PUNCTUATION))
-    if "mojibake" in faults:
-        text = text.replace("’", "’".encode().decode("cp1252"))
-    return text
-
-
-def _timestamp(seconds, one_digit_hour=False, two_digit_millis=False):
-    millis = int(round(seconds * 1000))
-    if two_digit_millis:
-        millis -= millis % 10
-    hours, rest = divmod(millis, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    secs, millis = divmod(rest, 1000)
-    hour = f"{hours}" if one_digit_hour else f"{hours:02d}"
-    frac = f"{millis // 10:02d}" if two_digit_millis else f"{millis:03d}"
-    return f"{hour}:{minutes:02d}:{secs:02d},{frac}"
-
-
 def _plan_split(split, num_dialogues, seed, config):
     """Rows of one split (dicts of CSV values plus the media plan), in file order.
 
@@ -216,12 +156,12 @@ def _plan_split(split, num_dialogues, seed, config):
             clock += seconds + float(rng.uniform(0.2, 3.0))
             two_digit = "two_digit_millis" in faults
             rows.append({
-                "Utterance": _fault_text(make_text(shown["text"], rng), faults),
+                "Utterance": fault_text(make_text(shown["text"], rng), faults),
                 "Speaker": str(rng.choice(SPEAKERS)), "Emotion": emotion, "Sentiment": sentiment,
                 "Dialogue_ID": dialogue, "Utterance_ID": utterance,
                 "Season": season, "Episode": episode,
-                "StartTime": _timestamp(start, one_digit),
-                "EndTime": _timestamp(end, one_digit, two_digit),
+                "StartTime": timestamp(start, one_digit),
+                "EndTime": timestamp(end, one_digit, two_digit),
                 "key": key, "faults": faults, "shown": shown, "seconds": seconds,
                 "media_seed": int(rng.integers(2**31)),
             })
@@ -311,13 +251,12 @@ def generate_sample(root, seed=0, num_dialogues=40, config=None, clips=True, wor
 def sample_fingerprint(num_dialogues=40, seed=0, config=None):
     """The sample's version: 12 hex digits that change with anything that changes its bytes.
 
-    A hash of the generator's code (this module and `sample_media`), its `SampleConfig`,
-    ``num_dialogues`` and ``seed``. A sample tree or a TFDS build made under another
-    fingerprint is stale and is made again.
+    A hash of the generator's code (this module, `sample_text` and `sample_media`), its
+    `SampleConfig`, ``num_dialogues`` and ``seed``. A sample tree or a TFDS build made under
+    another fingerprint is stale and is made again.
     """
     digest = hashlib.sha256()
-    for module_file in (__file__, sample_media.__file__):
+    for module_file in (__file__, sample_text.__file__, sample_media.__file__):
         digest.update(pathlib.Path(module_file).read_bytes())
     digest.update(repr((config or SampleConfig(), num_dialogues, seed)).encode())
     return digest.hexdigest()[:12]
-
