@@ -177,6 +177,12 @@ class ModelConfig(JsonConfig):
             from-scratch video encoder stayed at the class prior on the sample.
         fusion: ``"attention"``, ``"concat"`` or ``"late"``.
         modality_dropout: at training time, probability of hiding each present modality.
+        auxiliary_loss: in a model of several modalities, each encoder also gets an
+            emotion head of its own, trained on the examples where its modality is
+            present, with this loss weight (0: no such heads). Without them the encoder
+            that learns fastest (text) fits the training set and the slowest (video) gets
+            almost no gradient (modality competition); the heads are outputs
+            ``"<modality>_emotion"`` of the model.
     """
 
     modalities: tuple = option(
@@ -238,6 +244,10 @@ class ModelConfig(JsonConfig):
     modality_dropout: float = option(
         0.0, "training-time probability of hiding each present modality", min=0, below=1
     )
+    auxiliary_loss: float = option(
+        0.5, "loss weight of each encoder's own emotion head (several modalities; 0: none)",
+        min=0,
+    )
 
     def __post_init__(self):
         # Lists from JSON or argparse become tuples, so the config stays hashable.
@@ -254,6 +264,13 @@ class ModelConfig(JsonConfig):
                 f"num_mfcc {self.num_mfcc} (--num-mfcc) must be at most num_mel_bins "
                 f"{self.num_mel_bins} (--num-mel-bins)."
             )
+
+    @property
+    def auxiliary_heads(self):
+        """Names of the encoders' own emotion outputs (`auxiliary_loss`), else ()."""
+        if len(self.modalities) < 2 or self.auxiliary_loss == 0:
+            return ()
+        return tuple(f"{modality}_emotion" for modality in self.modalities)
 
     @property
     def audio_feature_dim(self):

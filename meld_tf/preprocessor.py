@@ -268,7 +268,9 @@ class MeldPreprocessor:
 
     def finalize(self, inputs, labels, weights=None):
         """Per batch, after the cache: video frames to float32 in [0, 1]; with
-        ``bucket_by_length``, text padding trimmed (``trim_text``)."""
+        ``bucket_by_length``, text padding trimmed (``trim_text``); the emotion label
+        repeated for the model's auxiliary heads."""
+        labels = {**labels, **{name: labels["emotion"] for name in self.auxiliary_heads}}
         if "video_frames" in inputs:
             inputs = dict(inputs)
             inputs["video_frames"] = tf.cast(inputs["video_frames"], tf.float32) / 255.0
@@ -276,11 +278,24 @@ class MeldPreprocessor:
             inputs = trim_text(inputs)
         return (inputs, labels) if weights is None else (inputs, labels, weights)
 
-    def sample_weights(self, labels):
-        """``{"emotion": class weight of the example, "sentiment": 1}``."""
-        table = tf.constant(self.class_weights, tf.float32)
-        emotion = tf.gather(table, tf.argmax(labels["emotion"], axis=-1))
-        return {"emotion": emotion, "sentiment": tf.ones_like(emotion)}
+    @property
+    def auxiliary_heads(self):
+        return self.model_config.auxiliary_heads
+
+    def sample_weights(self, inputs, labels):
+        """``{"emotion": class weight of the example (1 without class weights),
+        "sentiment": 1}``, and for each auxiliary head ``"<modality>_emotion"`` the class
+        weight times the modality's mask: an encoder learns nothing from absent input."""
+        index = tf.argmax(labels["emotion"], axis=-1)
+        if self.class_weights is None:
+            emotion = tf.ones_like(index, tf.float32)
+        else:
+            emotion = tf.gather(tf.constant(self.class_weights, tf.float32), index)
+        weights = {"emotion": emotion, "sentiment": tf.ones_like(emotion)}
+        for name in self.auxiliary_heads:
+            modality = name.removesuffix("_emotion")
+            weights[name] = emotion * tf.cast(inputs[f"{modality}_mask"], tf.float32)
+        return weights
 
     # Whole splits.
 
@@ -328,7 +343,8 @@ class MeldPreprocessor:
 
         Training batches are shuffled in an order drawn for the config's seed and the
         ``epoch`` variable (`epoch_shuffle`: a new order each epoch, the same orders every
-        run, resumed or not) and carry sample weights when class weights are set.
+        run, resumed or not) and carry sample weights when class weights are set or the
+        model has auxiliary heads (`sample_weights`).
         With ``bucket_by_length`` every batch's text padding is trimmed to its longest
         text (``finalize``), and training batches hold texts of similar length
         (`length_grouped_batches`), so trimming saves the most; evaluation batches keep
@@ -341,8 +357,8 @@ class MeldPreprocessor:
             data = length_grouped_batches(data, config.batch_size, config.seed, epoch)
         else:
             data = data.batch(config.batch_size)
-        if training and self.class_weights is not None:
-            data = data.map(lambda x, y: (x, y, self.sample_weights(y)))
+        if training and (self.class_weights is not None or self.auxiliary_heads):
+            data = data.map(lambda x, y: (x, y, self.sample_weights(x, y)))
         data = data.map(self.finalize, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return data.prefetch(tf.data.AUTOTUNE)
 

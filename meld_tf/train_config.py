@@ -178,8 +178,10 @@ class TrainConfig(JsonConfig):
         values = dict(values)
         if "mixed_precision" in values:  # Before --precision.
             values.setdefault("precision", "bf16" if values.pop("mixed_precision") else "fp32")
-        if values.get("dataset_version"):  # Written by a run; before --monitor, by the loss.
-            values.setdefault("monitor", "val_loss")
+        if values.get("dataset_version"):  # Written by a run.
+            values.setdefault("monitor", "val_loss")  # Before --monitor, by the loss.
+            if isinstance(values.get("model"), dict):  # Before auxiliary heads, none.
+                values["model"] = {"auxiliary_loss": 0.0, **values["model"]}
         return super().from_dict(values)
 
     def __post_init__(self):

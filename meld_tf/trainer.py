@@ -113,16 +113,20 @@ def build_model(config):
 
 def compile_model(model, config):
     """Compiles ``model`` with AdamW (a learning rate per part, `meld_tf.optimizer`),
-    label-smoothed cross-entropy and the head metrics."""
+    label-smoothed cross-entropy on both heads and the encoders' own emotion heads
+    (``ModelConfig.auxiliary_heads``), and the metrics of both heads."""
     optimizer = make_optimizer(model, config)
+    heads = (*HEADS, *config.model.auxiliary_heads)
     losses = {
         head: keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
-        for head in HEADS
+        for head in heads
     }
+    weights = dict(zip(HEADS, config.loss_weights))
+    weights.update(dict.fromkeys(config.model.auxiliary_heads, config.model.auxiliary_loss))
     model.compile(
         optimizer=optimizer,
         loss=losses,
-        loss_weights=dict(zip(HEADS, config.loss_weights)),
+        loss_weights=weights,
         metrics={head: head_metrics(len(classes)) for head, classes in HEADS.items()},
     )
     return model

@@ -58,6 +58,24 @@ def test_classifier(modalities, fusion, extra, tmp_path):
             np.testing.assert_allclose(np.asarray(first[head]), np.asarray(second[head]), atol=1e-6)
 
 
+@pytest.mark.parametrize("fusion", ["attention", "late"])
+def test_auxiliary_heads_read_only_their_encoder(fusion):
+    config = _config(("text", "audio"), fusion)
+    model = build_classifier(config)
+    assert sorted(model.output) == ["audio_emotion", "emotion", "sentiment", "text_emotion"]
+    inputs = random_inputs(config, batch=3)
+    outputs = model(inputs)
+    changed = dict(inputs, audio_features=inputs["audio_features"][::-1] + 3.0)
+    after = model(changed)
+    np.testing.assert_allclose(np.asarray(outputs["text_emotion"]),
+                               np.asarray(after["text_emotion"]), atol=1e-6)  # fmt: skip
+    assert not np.allclose(np.asarray(outputs["audio_emotion"]), np.asarray(after["audio_emotion"]))
+    # One modality, or a weight of 0: no auxiliary heads.
+    assert sorted(build_classifier(_config(("audio",))).output) == ["emotion", "sentiment"]
+    no_heads = build_classifier(_config(("text", "audio"), auxiliary_loss=0.0))
+    assert sorted(no_heads.output) == ["emotion", "sentiment"]
+
+
 def test_attention_weights_model():
     config = _config(("text", "audio", "video"))
     model = build_classifier(config)

@@ -159,12 +159,38 @@ def test_training_batches_carry_emotion_weights():
     np.testing.assert_array_equal(weights["sentiment"], np.ones(3))
 
 
+def test_auxiliary_heads_get_the_emotion_label_where_their_modality_is_present():
+    config = make_config(class_weights="balanced")
+    assert config.model.auxiliary_heads == ("text_emotion", "audio_emotion", "video_emotion")
+    split = make_split()
+    preprocessor = make_preprocessor(config, split)
+    preprocessor.class_weights = [0.5, 1, 1, 2, 3, 1, 4]
+    inputs, labels, weights = next(iter(preprocessor.batches(preprocessor.preprocess(split),
+                                                             training=True)))  # fmt: skip
+    emotion = labels["emotion"].numpy().argmax(-1)
+    class_weight = np.array(preprocessor.class_weights)[emotion]
+    for modality in ("text", "audio", "video"):
+        np.testing.assert_array_equal(labels[f"{modality}_emotion"], labels["emotion"])
+        # ROWS: audio absent for Joey (emotion 3), video for Rachel (emotion 6).
+        present = [e not in {"audio": (3,), "video": (6,)}.get(modality, ()) for e in emotion]
+        np.testing.assert_allclose(weights[f"{modality}_emotion"], class_weight * present)
+    # Without class weights the main heads weigh 1; evaluation batches carry labels only.
+    preprocessor.class_weights = None
+    _, _, weights = next(iter(preprocessor.batches(preprocessor.preprocess(split), training=True)))
+    np.testing.assert_array_equal(weights["emotion"], np.ones(3))
+    (_, labels), _ = first_batch(config)
+    assert sorted(labels) == ["audio_emotion", "emotion", "sentiment", "text_emotion",
+                              "video_emotion"]  # fmt: skip
+    (_, labels), _ = first_batch(config.replace(auxiliary_loss=0.0))
+    assert sorted(labels) == ["emotion", "sentiment"]
+
+
 def test_shuffle_is_repeatable_with_the_seed():
     def order(seed):
         split = make_split()
         preprocessor = make_preprocessor(make_config(seed=seed), split)
         data = preprocessor.batches(preprocessor.preprocess(split), training=True).unbatch()
-        return [int(y["emotion"].numpy().argmax()) for _, y in data]
+        return [int(y["emotion"].numpy().argmax()) for _, y, *_ in data]
 
     assert order(3) == order(3)
     assert sorted(order(3)) == [0, 3, 4, 6]

@@ -128,10 +128,12 @@ def test_auto_precision_is_bf16_only_on_cpus_with_bf16_units(tmp_path):
     assert cpu_flags(str(tmp_path / "missing")) == set()
 
 
-def test_configs_written_before_precision_and_monitor_read_as_they_trained():
+def test_configs_written_before_precision_monitor_and_auxiliary_heads_read_as_they_trained():
     old = TrainConfig().to_dict()
-    del old["precision"], old["monitor"]
+    del old["precision"], old["monitor"], old["model"]["auxiliary_loss"]
     old.update(mixed_precision=True, dataset_version="1.0.0")
     config = TrainConfig.from_dict(old)
     assert config.precision == "bf16" and config.monitor == "val_loss"
-    assert TrainConfig.from_dict({"epochs": 2}).monitor == "val_emotion_weighted_f1"
+    assert config.model.auxiliary_loss == 0.0
+    fresh = TrainConfig.from_dict({"epochs": 2})
+    assert fresh.monitor == "val_emotion_weighted_f1" and fresh.model.auxiliary_loss == 0.5

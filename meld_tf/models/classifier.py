@@ -2,7 +2,7 @@
 
 import keras
 
-from meld_tf.labels import HEADS
+from meld_tf.labels import EMOTIONS, HEADS
 from meld_tf.models.attention_fusion import AttentionFusion
 from meld_tf.models.audio_encoder import audio_inputs, build_audio_encoder
 from meld_tf.models.bert_text_encoder import build_bert_text_encoder, text_inputs
@@ -62,8 +62,10 @@ def build_classifier(config):
     """Returns a Keras functional model for ``config`` (a ``ModelConfig``).
 
     Inputs: a dict with only the chosen modalities' inputs and their ``*_mask`` inputs.
-    Outputs: ``{"emotion": (B, 7) softmax, "sentiment": (B, 3) softmax}``. The fusion
-    layer is named ``"fusion"``; see ``attention_weights_model`` for its weights.
+    Outputs: ``{"emotion": (B, 7) softmax, "sentiment": (B, 3) softmax}``, and with
+    ``config.auxiliary_heads`` each encoder's own emotion softmax ``"<modality>_emotion"``
+    (`auxiliary_emotion`). The fusion layer is named ``"fusion"``; see
+    ``attention_weights_model`` for its weights.
 
     Example:
     >>> from meld_tf.config import ModelConfig
@@ -107,7 +109,23 @@ def build_classifier(config):
             outputs[head] = keras.layers.Dense(
                 len(classes), activation="softmax", dtype="float32", name=head
             )(hidden)
+    if config.auxiliary_heads:
+        for modality, latent in zip(modalities, latents):
+            outputs[f"{modality}_emotion"] = auxiliary_emotion(latent, config, modality)
     return keras.Model(inputs, outputs, name="meld_classifier")
+
+
+def auxiliary_emotion(latent, config, modality):
+    """An encoder's own emotion head: dropout and a softmax layer on its latent.
+
+    Trained with its own loss (``config.auxiliary_loss``, on the examples that have the
+    modality), it gives every encoder a gradient of its own, however much the fused head
+    leans on the others; the fused outputs do not use it.
+    """
+    x = keras.layers.Dropout(config.dropout, name=f"{modality}_emotion_dropout")(latent)
+    return keras.layers.Dense(
+        len(EMOTIONS), activation="softmax", dtype="float32", name=f"{modality}_emotion"
+    )(x)
 
 
 def attention_weights_model(model):
