@@ -45,3 +45,30 @@ def test_decode_clips_keeps_order_and_reports(fault_clips):
     for i in (1, 2, 3, 5, 6, 7):
         assert f"train/dia{i}_utt0: {results[i].reason}" in summary
     assert "train/dia0_utt0" not in summary
+
+
+def test_decode_clip_opens_and_demuxes_the_clip_once(fault_clips, monkeypatch):
+    import av
+
+    opened, demuxed = [], []
+    real_open = av.open
+
+    class Counted:
+        def __init__(self, container):
+            self.container = container
+
+        def __getattr__(self, name):
+            return getattr(self.container, name)
+
+        def demux(self, *streams, **kwargs):
+            demuxed.append(len(streams))
+            return self.container.demux(*streams, **kwargs)
+
+    def counting_open(*args, **kwargs):
+        opened.append(args[0])
+        return Counted(real_open(*args, **kwargs))
+
+    monkeypatch.setattr(av, "open", counting_open)
+    result = media.decode_clip(fault_clips["good"], CONFIG)
+    assert result.has_audio and result.has_video
+    assert len(opened) == 1 and demuxed == [2]  # one pass, over both streams

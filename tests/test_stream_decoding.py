@@ -47,3 +47,21 @@ def test_frames_sampled_evenly(tmp_path):
 def test_missing_file_errors_are_clear(tmp_path):
     with pytest.raises(stream_decoding.MediaError, match="nope.mp4: file does not exist"):
         stream_decoding.decode_audio(tmp_path / "nope.mp4")
+
+
+def test_square_frames_average_areas(tmp_path):
+    """The whole frame squeezed to a square by area averaging: compared with OpenCV's
+    INTER_AREA on the same decoded RGB frames (smooth content, as video is)."""
+    import cv2
+
+    y, x = np.mgrid[0:48, 0:64]
+    frame = np.stack([x * 4, y * 5, 128 + 60 * np.sin(x / 6.0) * np.cos(y / 5.0)], axis=-1)
+    frames = np.repeat(frame[None].clip(0, 255).astype(np.uint8), 3, axis=0)
+    write_clip(tmp_path / "blur.mp4", frames, None, fps=5)
+    with stream_decoding.open_clip(tmp_path / "blur.mp4") as clip:
+        picked = clip.read(num_frames=2).frames
+    squares = stream_decoding.square_frames(picked, 16)
+    full = stream_decoding.rgb_frames(picked)
+    expected = np.stack([cv2.resize(f, (16, 16), interpolation=cv2.INTER_AREA) for f in full])
+    assert squares.shape == (2, 16, 16, 3)
+    assert np.abs(squares.astype(int) - expected).mean() < 2

@@ -19,13 +19,7 @@ import pathlib
 import numpy as np
 
 from meld_tf.data.face_crop import crop_faces
-from meld_tf.data.stream_decoding import (
-    MediaError,
-    decode_audio_capped,
-    decode_full_frames_capped,
-    probe_duration,
-    resize_square,
-)
+from meld_tf.data.stream_decoding import MediaError, open_clip, rgb_frames, square_frames
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,32 +83,36 @@ def decode_clip(path, config):
     """
     if path is None or not pathlib.Path(path).is_file():
         return ClipResult.absent(config, "missing clip")
+    limit = config.max_clip_seconds
     try:
-        duration = probe_duration(path)
+        with open_clip(path) as clip:
+            duration = clip.duration
+            if duration is not None and duration > limit:
+                return ClipResult.absent(config, f"over-long clip ({duration:.1f} s > {limit} s)")
+            streams = clip.read(config.sample_rate, config.num_frames, limit)
     except Exception as error:  # any failure is a bad clip, never a crash
         return ClipResult.absent(config, f"does not decode ({_describe(error, path)})")
-    limit = config.max_clip_seconds
-    if duration is not None and duration > limit:
-        return ClipResult.absent(config, f"over-long clip ({duration:.1f} s > {limit} s)")
+    for name in ("audio", "video"):
+        if getattr(streams, f"{name}_capped"):
+            return ClipResult.absent(config, f"over-long clip ({name} > {limit} s)")
     result = ClipResult.absent(config, "")
     reasons = []
-    try:
-        audio, capped = decode_audio_capped(path, config.sample_rate, limit)
-        if capped:
-            return ClipResult.absent(config, f"over-long clip (audio > {limit} s)")
-        if audio.size == 0:
-            raise MediaError(f"{path}: no audio samples")
-        result.audio, result.has_audio = audio_to_int16(audio), True
-    except Exception as error:
-        reasons.append(f"audio: {_describe(error, path)}")
-    try:
-        full, capped = decode_full_frames_capped(path, config.num_frames, limit)
-        if capped:
-            return ClipResult.absent(config, f"over-long clip (video > {limit} s)")
-        result.frames, result.has_video = resize_square(full, config.frame_size), True
-        result.face_frames, result.has_face = crop_faces(full, config.frame_size)
-    except Exception as error:
-        reasons.append(f"video: {_describe(error, path)}")
+    if streams.audio is not None and streams.audio.size == 0:
+        streams.audio_error = "no audio samples"
+    if streams.audio_error:
+        reasons.append(f"audio: {streams.audio_error}")
+    else:
+        result.audio, result.has_audio = audio_to_int16(streams.audio), True
+    if streams.video_error:
+        reasons.append(f"video: {streams.video_error}")
+    else:
+        try:
+            result.frames = square_frames(streams.frames, config.frame_size)
+            full = rgb_frames(streams.frames)
+            result.face_frames, result.has_face = crop_faces(full, config.frame_size)
+            result.has_video = True
+        except Exception as error:
+            reasons.append(f"video: {_describe(error, path)}")
     if not (result.has_audio or result.has_video) and reasons:
         return ClipResult.absent(config, "does not decode (" + "; ".join(reasons) + ")")
     result.reason = "; ".join(reasons)
