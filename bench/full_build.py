@@ -47,7 +47,7 @@ def build_parser():
 
 def with_real_clips(root, target):
     """A copy of the sample tree ``root`` at ``target`` whose healthy clips are re-encoded at
-    real MELD's properties (`real_clips.make_real`); made once, then reused."""
+    real MELD's properties (`real_clips.make_real`); made once (resumable), then reused."""
     done = target / ".complete"
     if done.exists():
         return target
@@ -57,9 +57,13 @@ def with_real_clips(root, target):
     files = sorted(p for p in root.rglob("*") if p.is_file())
     for path in tqdm(files, desc="Re-encoding at real MELD properties", unit=" files"):
         out = target / path.relative_to(root)
+        if out.exists():
+            continue  # made by an interrupted run (each file is renamed into place)
         out.parent.mkdir(parents=True, exist_ok=True)
-        if path.suffix != ".mp4" or not make_real(path, out, rng):
-            shutil.copyfile(path, out)
+        partial = out.with_name(out.name + ".partial")
+        if path.suffix != ".mp4" or not make_real(path, partial, rng):
+            shutil.copyfile(path, partial)
+        partial.rename(out)
     done.touch()
     return target
 
