@@ -38,7 +38,9 @@ class TextTokenizer:
         encoder: ``"bert"`` or ``"bilstm"`` (``ModelConfig.text_encoder``).
         max_length: tokens per example (``ModelConfig.text_max_length``).
         vocab_size: ``bilstm`` vocabulary size, padding and OOV ids included.
-        bert_tokenizer: for ``bert``, a KerasHub ``BertTokenizer`` or an ``MPNetTokenizer``.
+        bert_tokenizer: for ``bert``, a KerasHub ``BertTokenizer`` or an ``MPNetTokenizer``,
+            or the ``"bert_tokenizer"`` entry of ``get_config`` (its class, options and
+            vocabulary).
         vocabulary: for ``bilstm``, an adapted vocabulary (list of tokens, special tokens
             excluded), or None until ``adapt``.
 
@@ -60,6 +62,9 @@ class TextTokenizer:
     def __init__(self, encoder, max_length, vocab_size=None, bert_tokenizer=None, vocabulary=None):
         if encoder not in ("bert", "bilstm"):
             raise ValueError(f"Unknown text_encoder {encoder!r}; valid choices: 'bert', 'bilstm'.")
+        if isinstance(bert_tokenizer, dict):
+            options = dict(bert_tokenizer)
+            bert_tokenizer = BERT_TOKENIZERS[options.pop("class", "BertTokenizer")](**options)
         self.encoder = encoder
         self.max_length = max_length
         self.vocab_size = vocab_size
@@ -153,24 +158,36 @@ class TextTokenizer:
         token_ids = tf.cast(token_ids.to_tensor(0, shape=[None, self.max_length]), tf.int32)
         return {"text_token_ids": token_ids, "text_padding_mask": token_ids != 0}
 
-    def save(self, directory):
-        """Writes the tokenizer to ``directory`` (created if needed)."""
-        os.makedirs(directory, exist_ok=True)
+    def get_config(self):
+        """Every constructor argument, JSON-able (``TextTokenizer(**config)`` rebuilds it)."""
         config = {"encoder": self.encoder, "max_length": self.max_length,
-                  "vocab_size": self.vocab_size}
+                  "vocab_size": self.vocab_size}  # fmt: skip
+        if self.encoder == "bert":
+            options = self.bert_tokenizer.get_config()
+            options = {key: options[key] for key in BERT_OPTIONS}
+            options["class"] = type(self.bert_tokenizer).__name__
+            options["vocabulary"] = list(self.bert_tokenizer.get_vocabulary())
+            config["bert_tokenizer"] = options
+        else:
+            config["vocabulary"] = self.vocabulary
+        return config
+
+    def save(self, directory):
+        """Writes ``get_config`` to ``directory`` (created if needed): the sizes to
+        ``text_tokenizer.json``, the bert options to ``bert_tokenizer.json``, the
+        vocabulary to ``vocabulary.txt``, one token a line."""
+        os.makedirs(directory, exist_ok=True)
+        config = self.get_config()
+        words = config.pop("vocabulary", None)
+        bert_config = config.pop("bert_tokenizer", None)
         with open(os.path.join(directory, CONFIG_FILE), "w", encoding="utf-8") as f:
             json.dump(config, f, indent=2)
-        if self.encoder == "bert":
-            bert_config = self.bert_tokenizer.get_config()
-            bert_config = {key: bert_config[key] for key in BERT_OPTIONS}
-            bert_config["class"] = type(self.bert_tokenizer).__name__
+        if bert_config is not None:
+            words = bert_config.pop("vocabulary")
             with open(os.path.join(directory, BERT_CONFIG_FILE), "w", encoding="utf-8") as f:
                 json.dump(bert_config, f, indent=2)
-            words = self.bert_tokenizer.get_vocabulary()
-        else:
-            words = self.vocabulary or []
         with open(os.path.join(directory, VOCABULARY_FILE), "w", encoding="utf-8") as f:
-            f.write("".join(f"{word}\n" for word in words))
+            f.write("".join(f"{word}\n" for word in words or []))
 
     @classmethod
     def load(cls, directory):
@@ -186,9 +203,7 @@ class TextTokenizer:
             words = f.read().splitlines()
         if config["encoder"] == "bert":
             with open(os.path.join(directory, BERT_CONFIG_FILE), encoding="utf-8") as f:
-                bert_config = json.load(f)
-            tokenizer_class = BERT_TOKENIZERS[bert_config.pop("class", "BertTokenizer")]
-            config["bert_tokenizer"] = tokenizer_class(vocabulary=words, **bert_config)
+                config["bert_tokenizer"] = {**json.load(f), "vocabulary": words}
         elif words:
             config["vocabulary"] = words
         return cls(**config)
