@@ -34,6 +34,7 @@ import keras
 import tensorflow as tf
 
 from meld_tf.data.audio_features import compute_audio_features
+from meld_tf.labels import HEADS
 from meld_tf.models import attention_weights_model
 from meld_tf.preprocessor import sample_frames
 
@@ -57,13 +58,16 @@ def input_signature(config):
     return specs
 
 
-def _with_fusion_weights(model):
-    """``model`` with the attention weights as a third output, when it has them."""
+def _serving_model(model):
+    """``model`` with the outputs a run serves: its `HEADS`, and the attention weights when
+    it has them; not the encoders' auxiliary emotion heads, which only train."""
+    outputs = {head: model.output[head] for head in HEADS}
     try:
-        weights = attention_weights_model(model).output
+        outputs["fusion_weights"] = attention_weights_model(model).output
     except ValueError:  # Not attention fusion: no weights to serve.
+        pass
+    if set(outputs) == set(model.output):
         return model
-    outputs = {**model.output, "fusion_weights": weights}
     return keras.Model(model.input, outputs, name=f"{model.name}_serving")
 
 
@@ -76,7 +80,7 @@ class Serving:
 
     def __init__(self, config, model, preprocessor):
         self.config = config
-        self.model = _with_fusion_weights(model)
+        self.model = _serving_model(model)
         self.preprocessor = preprocessor
         self.names = [spec.name for spec in input_signature(config)]
 
