@@ -41,9 +41,10 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from meld_tf import trainer  # noqa: E402
+from meld_tf.batching import batches as make_batches  # noqa: E402
 from meld_tf.config import ModelConfig  # noqa: E402
 from meld_tf.models.presets import minilm_dir  # noqa: E402
-from meld_tf.preprocessor import (  # noqa: E402
+from meld_tf.preprocessing import (  # noqa: E402
     MeldPreprocessor,
     context_key,
     dialogue_contexts,
@@ -156,8 +157,7 @@ def prepare(args, context, workdir):
         json.dump(texts, file)
     for kind, buckets in (("fixed", False), ("buckets", True)):
         config = make_config(args, context, False, buckets)
-        batcher = MeldPreprocessor(config, preprocessor.tokenizer)
-        epoch = batcher.batches(data["train"], training=True)
+        epoch = make_batches(data["train"], config, training=True)
         batches = list(epoch.as_numpy_iterator())
         shapes = [list(x["text_token_ids"].shape) for x, _ in batches]
         data[kind] = {"spec": epoch.element_spec, "batches": batches, "shapes": shapes,
@@ -205,7 +205,8 @@ def tf_latency(model, preprocessor, texts, n):
 
 def tf_batch64(model, preprocessor, test, n):
     """Utterances/s of ``predict_on_batch`` on ``n`` batches of 64 test utterances."""
-    batches = list(preprocessor.batches(test).map(lambda x, y: x).repeat().take(n))
+    data = make_batches(test, preprocessor.config).map(lambda x, y: x)
+    batches = list(data.repeat().take(n))
     for batch in batches:  # Untimed: every shape traced.
         model.predict_on_batch(batch)
     start = time.perf_counter()

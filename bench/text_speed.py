@@ -34,8 +34,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from meld_tf import run_folder, trainer  # noqa: E402
+from meld_tf.batching import batches as make_batches  # noqa: E402
+from meld_tf.batching import finish_inputs  # noqa: E402
 from meld_tf.config import ModelConfig  # noqa: E402
-from meld_tf.preprocessor import MeldPreprocessor  # noqa: E402
 from meld_tf.run_data import load_splits  # noqa: E402
 from meld_tf.train_config import TrainConfig  # noqa: E402
 
@@ -131,14 +132,13 @@ def inference_speed(run_dir, repeats):
     """Latency of one utterance (tokenized here) and batch-64 throughput of a saved run."""
     keras.backend.clear_session()
     config, model, preprocessor, _ = run_folder.load_run(run_dir)
-    utterance = {"text": tf.constant("Oh my God, you guys are getting married?!")}
-    example = dict(utterance, emotion=tf.constant(0), sentiment=tf.constant(0))
+    example = {"text": tf.constant("Oh my God, you guys are getting married?!")}
 
     def one():  # As meld_tf.predict answers one utterance.
-        inputs, _ = preprocessor(
+        inputs = preprocessor(
             example, tf.constant("Monica: We have news.") if config.context else None
         )
-        batch, _ = preprocessor.finalize({k: v[None] for k, v in inputs.items()}, None)
+        batch = finish_inputs({k: v[None] for k, v in inputs.items()}, config)
         return model.predict_on_batch(batch)
 
     latencies = []
@@ -149,9 +149,9 @@ def inference_speed(run_dir, repeats):
             latencies.append(time.perf_counter() - start)
     # Batches of 64 real test utterances (with their contexts), tokenized beforehand.
     config64 = config.replace(batch_size=64)
-    batcher = MeldPreprocessor(config64, preprocessor.tokenizer, preprocessor.media)
     test = load_splits(config64, config.dataset)["test"]
-    batches = [x for x, _ in batcher.batches(batcher.preprocess(test, "test")).take(repeats)]
+    test = make_batches(preprocessor.preprocess(test, "test"), config64)
+    batches = [x for x, _ in test.take(repeats)]
     model.predict_on_batch(batches[0])
     start = time.perf_counter()
     for batch in batches:

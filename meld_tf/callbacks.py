@@ -4,7 +4,7 @@ An interrupted run resumes at its next epoch (``BackupAndRestore``: weights, opt
 learning rate). Two more things decide what the next epochs do, and are kept here:
 
 * the training order: the batches of epoch ``e`` are drawn for ``(seed, e)``
-  (`meld_tf.preprocessor.epoch_shuffle`); `DataOrder` tells the dataset which epoch
+  (`meld_tf.batching.epoch_shuffle`); `DataOrder` tells the dataset which epoch
   starts;
 * the state of the callbacks that steer training (the counters and best values of
   ``EarlyStopping`` and ``ReduceLROnPlateau``, ``ModelCheckpoint``'s best) and the
@@ -36,7 +36,7 @@ class DataOrder(keras.callbacks.Callback):
 
     Args:
         epoch: the int64 ``tf.Variable`` the training dataset reads when it is iterated
-            (``MeldPreprocessor.batches(..., epoch=...)``).
+            (``meld_tf.batching.batches(..., epoch=...)``).
     """
 
     def __init__(self, epoch):

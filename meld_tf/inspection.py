@@ -22,7 +22,7 @@ from meld_tf.config import ModelConfig
 from meld_tf.data.audio_features import compute_audio_features
 from meld_tf.labels import EMOTIONS, HEADS
 from meld_tf.models import attention_weights_model
-from meld_tf.preprocessor import split_metadata
+from meld_tf.preprocessing import split_metadata
 from meld_tf.scoring import open_split, predict_split, split_batches
 
 NEUTRAL = "neutral"

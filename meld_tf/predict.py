@@ -29,7 +29,7 @@ import tensorflow as tf
 
 from meld_tf.data.media import MediaConfig, decode_clip
 from meld_tf.labels import HEADS
-from meld_tf.preprocessor import context_key, dialogue_contexts
+from meld_tf.preprocessing import context_key, dialogue_contexts
 from meld_tf.run_folder import load_run
 from meld_tf.serving import Serving
 

@@ -25,7 +25,7 @@ import keras
 from meld_tf import plots
 from meld_tf.labels import HEADS
 from meld_tf.metrics import classification_report
-from meld_tf.preprocessor import MeldPreprocessor
+from meld_tf.preprocessing import MeldPreprocessor
 from meld_tf.run_data import RunError, describe_data
 from meld_tf.train_config import MONITORS, TrainConfig
 

@@ -13,9 +13,10 @@ one split of its data.
 
 import numpy as np
 
+from meld_tf.batching import batches
 from meld_tf.labels import HEADS, SPLITS
 from meld_tf.metrics import classification_metrics
-from meld_tf.preprocessor import split_metadata
+from meld_tf.preprocessing import split_metadata
 from meld_tf.run_data import data_of_run, describe_data, load_splits
 from meld_tf.run_folder import load_run
 
@@ -53,7 +54,7 @@ def split_batches(config, preprocessor, examples, split, rows=None):
         rows = split_metadata(examples) if rows is None else rows
     else:
         rows = None
-    return preprocessor.batches(preprocessor.preprocess(examples, split, rows))
+    return batches(preprocessor.preprocess(examples, split, rows), config)
 
 
 def predict_split(model, batches):

@@ -33,10 +33,9 @@ import inspect
 import keras
 import tensorflow as tf
 
-from meld_tf.data.audio_features import compute_audio_features
+from meld_tf.batching import finish_inputs
 from meld_tf.labels import HEADS
 from meld_tf.models import attention_weights_model
-from meld_tf.preprocessor import sample_frames
 
 ENDPOINT = "serve"
 
@@ -101,34 +100,36 @@ class Serving:
         return self.function(**{name: inputs[name] for name in self.names})
 
     def model_inputs(self, inputs):
-        """The model's input dict of a batch of raw ``inputs`` (see the module doc)."""
-        model_config = self.config.model
+        """The model's input dict of a batch of raw ``inputs`` (see the module doc), made
+        by the run's preprocessing layers (`meld_tf.preprocessing`) and finished as the
+        training batches are (`meld_tf.batching.finish_inputs`)."""
+        preprocessor = self.preprocessor
         result = {}
         if "text" in inputs:
-            context = inputs.get("context") if self.config.context > 0 else None
-            result.update(self.preprocessor.tokenizer(inputs["text"], context))
-            result["text_mask"] = tf.cast(tf.strings.length(inputs["text"]) > 0, tf.float32)
-            result = self.preprocessor.finalize(result, None)[0]
+            text = inputs["text"]
+            present = tf.strings.length(text) > 0
+            result.update(preprocessor.text(text, inputs.get("context"), present=present))
         if "waveform" in inputs:
-            lengths = inputs["waveform_length"]
-            result["audio_features"] = tf.map_fn(
-                lambda row: compute_audio_features(row[0][: row[1]], model_config),
-                (inputs["waveform"], lengths), fn_output_signature=tf.float32,
-            )  # fmt: skip
-            result["audio_mask"] = tf.cast(lengths > 0, tf.float32)
+
+            def clip_audio(row):
+                waveform, length = row
+                return preprocessor.audio(waveform[:length], present=length > 0)
+
+            signature = {"audio_features": tf.float32, "audio_mask": tf.float32}
+            result.update(tf.map_fn(clip_audio, (inputs["waveform"], inputs["waveform_length"]),
+                                    fn_output_signature=signature))  # fmt: skip
         if "frames" in inputs:
-            counts = inputs["num_frames"]
 
             def clip_frames(row):
-                frames = row[0][: tf.maximum(row[1], 1)]  # A masked clip reads black frames.
-                frames = tf.where(row[1] > 0, frames, tf.zeros_like(frames))
-                return sample_frames(frames, model_config.num_frames, model_config.frame_size)
+                frames, count = row
+                frames = frames[: tf.maximum(count, 1)]  # A masked clip reads black frames.
+                frames = tf.where(count > 0, frames, tf.zeros_like(frames))
+                return preprocessor.video(frames, present=count > 0)
 
-            frames = tf.map_fn(clip_frames, (inputs["frames"], counts),
-                               fn_output_signature=tf.uint8)  # fmt: skip
-            result["video_frames"] = tf.cast(frames, tf.float32) / 255.0
-            result["video_mask"] = tf.cast(counts > 0, tf.float32)
-        return result
+            signature = {"video_frames": tf.uint8, "video_mask": tf.float32}
+            result.update(tf.map_fn(clip_frames, (inputs["frames"], inputs["num_frames"]),
+                                    fn_output_signature=signature))  # fmt: skip
+        return finish_inputs(result, self.config)
 
     def _serve(self, inputs):
         outputs = self.model(self.model_inputs(inputs), training=False)

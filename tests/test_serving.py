@@ -11,6 +11,7 @@ import tensorflow as tf
 from test_cli import TINY
 
 from meld_tf import export, predict, run_folder, train
+from meld_tf.batching import finish_inputs
 from meld_tf.data.sample import write_clip
 from meld_tf.serving import Serving
 
@@ -66,15 +67,15 @@ def inputs_of(run, clips, texts):
 
 def test_serving_gives_the_training_pipelines_outputs(multimodal_run, clips):
     """Serving (tokenise, features, frames, model in one tf.function) against the data
-    pipeline the model was trained with (MeldPreprocessor per example, finalize)."""
+    pipeline the model was trained with (MeldPreprocessor per example, finish_inputs),
+    which takes examples without labels."""
     config, model, preprocessor, _, examples, contexts = inputs_of(
         multimodal_run, [*clips, clips[0]], ["Oh my God!", "", "What?"])
     examples[2] = {**examples[2], "has_video": False}  # Video masked, audio kept.
     assert contexts[2]  # The third input has a context: the first text.
-    pipeline = [preprocessor({**e, "emotion": 0, "sentiment": 0}, tf.constant(c))[0]
-                for e, c in zip(examples, contexts)]  # fmt: skip
+    pipeline = [preprocessor(e, tf.constant(c)) for e, c in zip(examples, contexts)]
     batch = {name: tf.stack([p[name] for p in pipeline]) for name in pipeline[0]}
-    expected = model.predict_on_batch(preprocessor.finalize(batch, None)[0])
+    expected = model.predict_on_batch(finish_inputs(batch, config))
     served = Serving(config, model, preprocessor)(
         **predict.serving_inputs(examples, contexts, config))
     assert set(served) == {"emotion", "sentiment", "fusion_weights"}
