@@ -226,14 +226,20 @@ def decode_audio(path, sample_rate=16000, max_seconds=30):
     Raises:
         MediaError: the file is missing, does not decode or has no audio stream.
     """
+    return _read_one(path, "audio", max_seconds, sample_rate=sample_rate).audio
+
+
+def _read_one(path, kind, max_seconds, **wanted):
+    """The `Streams` of ``path`` with its ``kind`` ("audio" or "video") stream read as
+    ``wanted``; a `MediaError` when that stream cannot be had, a warning when it was cut."""
     with open_clip(path) as clip:
-        streams = clip.read(sample_rate=sample_rate, max_seconds=max_seconds)
-    if streams.audio_error:
-        raise MediaError(f"{path}: {streams.audio_error}")
-    if streams.audio_capped:
-        logger.warning("%s: audio longer than %s s; decoded the first %s s.", path, max_seconds,
-                       max_seconds)
-    return streams.audio
+        streams = clip.read(max_seconds=max_seconds, **wanted)
+    if getattr(streams, f"{kind}_error"):
+        raise MediaError(f"{path}: {getattr(streams, f'{kind}_error')}")
+    if getattr(streams, f"{kind}_capped"):
+        logger.warning("%s: %s longer than %s s; decoded the first %s s.", path, kind,
+                       max_seconds, max_seconds)
+    return streams
 
 
 def rgb_frames(frames):
@@ -263,11 +269,5 @@ def decode_frames(path, num_frames, frame_size, max_seconds=30):
     `square_frames`). A clip with fewer frames repeats frames. Raises ``MediaError`` for a
     missing or undecodable file or one without video.
     """
-    with open_clip(path) as clip:
-        streams = clip.read(num_frames=num_frames, max_seconds=max_seconds)
-    if streams.video_error:
-        raise MediaError(f"{path}: {streams.video_error}")
-    if streams.video_capped:
-        logger.warning("%s: video longer than %s s; sampled its first %s s.", path, max_seconds,
-                       max_seconds)
+    streams = _read_one(path, "video", max_seconds, num_frames=num_frames)
     return square_frames(streams.frames, frame_size)
