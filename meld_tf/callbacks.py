@@ -19,6 +19,7 @@ import os
 import keras
 import numpy as np
 
+from meld_tf.encoder_stopping import EncoderEarlyStopping
 from meld_tf.models.normalization import reestimate_batch_norm
 from meld_tf.run_folder import BACKUP_DIR, BEST_WEIGHTS_FILE, HISTORY_FILE, LOGS_DIR, STATE_FILE
 from meld_tf.train_config import MONITORS
@@ -28,6 +29,7 @@ STATE_ATTRIBUTES = {
     keras.callbacks.ModelCheckpoint: ("best",),
     keras.callbacks.EarlyStopping: ("wait", "best", "best_epoch", "stopped_epoch"),
     keras.callbacks.ReduceLROnPlateau: ("wait", "best", "cooldown_counter"),
+    EncoderEarlyStopping: ("best", "best_epoch", "wait", "frozen"),
 }
 
 
@@ -182,7 +184,8 @@ def make_callbacks(config, run_dir, epoch=None, train_data=None):
     * `BatchNormStatistics` (when ``train_data``, the training batches, is given).
     * ``ModelCheckpoint`` of the best weights by ``config.monitor`` (``best.weights.h5``);
       ``train`` loads them at the end.
-    * ``EarlyStopping`` and ``ReduceLROnPlateau`` on ``config.monitor``.
+    * `EncoderEarlyStopping` (with ``config.encoder_patience``): each encoder frozen at its
+      own best epoch; ``EarlyStopping`` and ``ReduceLROnPlateau`` on ``config.monitor``.
     * ``CSVLogger`` (``history.csv``, appended on resume) and ``TensorBoard`` (``logs/``).
     * `TrainingState` and ``BackupAndRestore`` (``backup/``): an interrupted run resumes
       at its next epoch, exactly as if it had not stopped.
@@ -194,11 +197,20 @@ def make_callbacks(config, run_dir, epoch=None, train_data=None):
         save_weights_only=True,
         **monitor,
     )
+    early_stopping = keras.callbacks.EarlyStopping(
+        patience=config.early_stopping_patience, verbose=1, **monitor
+    )
+    backup = os.path.join(run_dir, BACKUP_DIR)
+    encoders = []
+    if config.encoder_patience:
+        encoders = [EncoderEarlyStopping(
+            config.model.modalities, config.encoder_patience, os.path.join(backup, "encoders"),
+            early_stopping,
+        )]  # fmt: skip
     steering = [
         checkpoint,
-        keras.callbacks.EarlyStopping(
-            patience=config.early_stopping_patience, verbose=1, **monitor
-        ),
+        *encoders,
+        early_stopping,
         keras.callbacks.ReduceLROnPlateau(
             **monitor,
             factor=config.lr_factor,
@@ -207,7 +219,6 @@ def make_callbacks(config, run_dir, epoch=None, train_data=None):
             verbose=1,
         ),
     ]
-    backup = os.path.join(run_dir, BACKUP_DIR)
     return [
         FiniteGuard(),
         *([DataOrder(epoch)] if epoch is not None else []),

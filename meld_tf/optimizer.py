@@ -10,6 +10,7 @@ keeps the ratio.
 
 import keras
 import keras_hub
+import numpy as np
 from keras import ops
 
 from meld_tf.models.mpnet_backbone import MPNetBackbone
@@ -46,13 +47,28 @@ class PartwiseAdamW(keras.optimizers.Adam):
     def build(self, variables):
         super().build(variables)
         # Per weight, in the order of `_get_variable_index` (the backend may hand
-        # `update_step` its own variable objects, without Keras's path and name).
-        self._scales = [self.multipliers.get(v.path, 1.0) for v in variables]
+        # `update_step` its own variable objects, without Keras's path and name). The
+        # scales are a variable: `freeze` changes them during training, and they are saved
+        # with the optimizer (a resumed run keeps them).
+        scales = np.array([self.multipliers.get(v.path, 1.0) for v in variables], "float32")
+        self._scales = self.add_variable(
+            scales.shape, initializer=lambda shape, dtype: scales.astype(dtype),
+            name="rate_scales",
+        )
         self._decayed = [not any(n in v.name for n in self.decay_exclude) for v in variables]
+
+    def freeze(self, variables):
+        """From the next step on, ``variables`` (trainable weights of the model) no longer
+        change: their rate, and so their Adam step and weight decay, is 0."""
+        scales = ops.convert_to_numpy(self._scales).copy()
+        for variable in variables:
+            scales[self._get_variable_index(variable)] = 0.0
+        self._scales.assign(scales)
 
     def update_step(self, gradient, variable, learning_rate):
         index = self._get_variable_index(variable)
-        rate = ops.cast(learning_rate, variable.dtype) * self._scales[index]
+        rate = ops.cast(learning_rate, variable.dtype) * ops.cast(self._scales[index],
+                                                                   variable.dtype)
         if self.warmup_steps:
             done = ops.cast(self.iterations + 1, variable.dtype) / self.warmup_steps
             rate = rate * ops.minimum(done, 1.0)

@@ -69,6 +69,10 @@ class TrainConfig(JsonConfig):
             1 and 2 (the defaults until 2026-11-30) the conv3d video encoder on the sample
             stopped after 4 epochs at 36.9 % test accuracy, its learning rate halved by
             validation noise; with 2 and 4 it trained 15 epochs to 56.9 % (seed 1).
+        encoder_patience: in a model with auxiliary heads (``ModelConfig.auxiliary_heads``),
+            epochs without a lower validation loss of an encoder's own head before the
+            encoder returns to its best epoch's weights and stops learning
+            (`meld_tf.encoder_stopping`); 0: off.
         lr_factor: factor of each learning-rate reduction.
         min_learning_rate: floor of the learning-rate reductions.
         precision: ``"auto"`` (bfloat16 on a CPU with AVX-512 BF16 or AMX, where it is
@@ -150,6 +154,11 @@ class TrainConfig(JsonConfig):
     lr_patience: int = option(
         2, "epochs without a better --monitor before the learning rate is reduced", min=0
     )
+    encoder_patience: int = option(
+        0, "epochs without a better validation loss of an encoder's own head before that "
+        "encoder goes back to its best weights and stops learning (several modalities; 0: off)",
+        min=0,
+    )
     lr_factor: float = option(0.5, "factor of each learning-rate reduction", above=0, below=1)
     min_learning_rate: float = option(1e-7, "floor of the learning-rate reductions", min=0)
     precision: str = option(
@@ -194,6 +203,11 @@ class TrainConfig(JsonConfig):
         if sum(self.loss_weights) == 0:
             raise ValueError(
                 "loss_weights (0.0, 0.0) (--loss-weights) are both 0; give a head a weight."
+            )
+        if self.encoder_patience and not self.model.auxiliary_heads:
+            raise ValueError(
+                f"encoder_patience {self.encoder_patience} (--encoder-patience) watches the "
+                "encoders' own heads: give several --modalities and --auxiliary-loss above 0."
             )
         rates = [self.learning_rate] if self.learning_rate else [
             self.pretrained_lr, self.scratch_lr]

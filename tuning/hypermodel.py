@@ -24,6 +24,7 @@ from meld_tf.config import (
     ModelConfig,
     check_field,
 )
+from meld_tf.encoder_stopping import EncoderEarlyStopping
 from meld_tf.models.audio_encoder import adapt_audio_normalization
 from meld_tf.train_config import TrainConfig
 
@@ -160,13 +161,17 @@ def sample_config(hp, base, space):
 
 
 def training_callbacks(config):
-    """The training CLI's callbacks that steer training (early stopping on validation
-    loss and learning-rate reduction), without its files (checkpoints, logs, backup)."""
+    """The training CLI's callbacks that steer training (early stopping of the encoders and
+    of the run, learning-rate reduction), without its files (checkpoints, logs, backup)."""
     # Made by make_callbacks (meld_tf.callbacks) so that a trial trains exactly as a run; the other
     # callbacks are only constructed (no file is touched before ``fit``) and dropped.
-    steering = (keras.callbacks.EarlyStopping, keras.callbacks.ReduceLROnPlateau)
-    callbacks = make_callbacks(config, run_dir=os.devnull)
-    return [callback for callback in callbacks if isinstance(callback, steering)]
+    steering = (EncoderEarlyStopping, keras.callbacks.EarlyStopping,
+                keras.callbacks.ReduceLROnPlateau)
+    callbacks = [c for c in make_callbacks(config, run_dir=os.devnull) if isinstance(c, steering)]
+    for callback in callbacks:
+        if isinstance(callback, EncoderEarlyStopping):
+            callback.folder = None  # best weights in memory: a trial is not resumed
+    return callbacks
 
 
 class MeldHyperModel(keras_tuner.HyperModel):
