@@ -222,7 +222,8 @@ def measure_row(args, context, bf16, data, peer):
     for kind in ("fixed", "buckets"):
         config = make_config(args, context, bf16, kind == "buckets")
         keras.utils.set_random_seed(config.seed)
-        models[kind] = trainer.compile_model(trainer.build_model(config), config)
+        models[kind] = trainer.build_model(config)
+        models[kind].compile()
     peer_window = window(data["peer_shapes"], args.steps) if peer else None
     train = {"indices": peer_window, "warmup": args.warmup, "bf16": bf16}
     measures = {

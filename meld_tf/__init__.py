@@ -52,7 +52,11 @@ if os.environ["TF_CPP_MIN_LOG_LEVEL"] != "0" and "tensorflow" not in sys.modules
 from meld_tf import metrics, optimizer  # noqa: E402, F401  (register what a saved run names)
 from meld_tf.labels import EMOTIONS, MODALITIES, SENTIMENTS  # noqa: E402
 from meld_tf.models import build_classifier  # noqa: E402  (also registers the custom layers)
+from meld_tf.task import MeldClassifier  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["build_classifier", "EMOTIONS", "SENTIMENTS", "MODALITIES", "__version__"]
+__all__ = [
+    "MeldClassifier", "build_classifier", "EMOTIONS", "SENTIMENTS", "MODALITIES",
+    "__version__",
+]

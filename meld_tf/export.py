@@ -14,7 +14,8 @@ import os
 import sys
 
 from meld_tf.run_data import RunError
-from meld_tf.serving import ENDPOINT, export_run, input_signature
+from meld_tf.serving import ENDPOINT, input_signature
+from meld_tf.task import MeldClassifier
 
 
 def build_parser():
@@ -34,7 +35,7 @@ def main(argv=None):
     if os.path.exists(args.out) and (not os.path.isdir(args.out) or os.listdir(args.out)):
         parser.error(f"--out {args.out} exists and is not an empty folder; choose another.")
     try:
-        serving = export_run(args.run_dir, args.out)
+        serving = MeldClassifier.from_run(args.run_dir).export(args.out)
     except (RunError, FileNotFoundError, ValueError) as error:
         parser.error(str(error))
     inputs = ", ".join(f"{spec.name} {spec.dtype.name} {spec.shape}"

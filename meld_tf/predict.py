@@ -30,8 +30,7 @@ import tensorflow as tf
 from meld_tf.data.media import MediaConfig, decode_clip
 from meld_tf.labels import HEADS
 from meld_tf.preprocessing import context_key, dialogue_contexts
-from meld_tf.run_folder import load_run
-from meld_tf.serving import Serving
+from meld_tf.task import MeldClassifier
 
 
 class InputError(ValueError):
@@ -176,14 +175,15 @@ def predict(run_dir, inputs):
     """Answers for ``inputs`` (``read_inputs``): a list of dicts, one per input.
 
     Clips are decoded here; everything after (tokenisation, audio features, frames, the
-    model) is the run's serving function (`meld_tf.serving.Serving`), the function that
-    ``python -m meld_tf.export`` saves. An answer holds ``input``, ``emotion`` and
-    ``sentiment`` (``label`` and ``probabilities``), ``fusion_weights`` (per modality, or
-    None unless attention fusion) and ``absent`` (masked modality, or an ignored ``clip``
-    -> why); a failed input holds ``input`` and ``error``.
+    model) is ``MeldClassifier.predict`` of raw inputs: the run's serving function
+    (`meld_tf.serving.Serving`), the function that ``python -m meld_tf.export`` saves.
+    An answer holds ``input``, ``emotion`` and ``sentiment`` (``label`` and
+    ``probabilities``), ``fusion_weights`` (per modality, or None unless attention fusion)
+    and ``absent`` (masked modality, or an ignored ``clip`` -> why); a failed input holds
+    ``input`` and ``error``.
     """
-    config, model, preprocessor, _ = load_run(run_dir)
-    serving = Serving(config, model, preprocessor)
+    model = MeldClassifier.from_run(run_dir)
+    config, preprocessor = model.config, model.preprocessor
     modalities = config.model.modalities
     contexts = contexts_of(inputs, config.context) if config.context > 0 else {}
     answers, prepared = [], []
@@ -202,7 +202,7 @@ def predict(run_dir, inputs):
         prepared.append((answer, example, contexts.get(item["index"], "")))
     for start in range(0, len(prepared), config.batch_size):
         answered, examples, context = zip(*prepared[start : start + config.batch_size])
-        outputs = serving(**serving_inputs(examples, context, config))
+        outputs = model.predict(serving_inputs(examples, context, config))
         for i, answer in enumerate(answered):
             for head, classes in HEADS.items():
                 probabilities = np.asarray(outputs[head])[i].astype(float)

@@ -9,7 +9,9 @@
   (`meld_tf.callbacks`) left there.
 * ``write_results(...)``: ``model.keras``, ``metrics.json``, the report and the plots.
 * ``load_run(run_dir)``: ``(config, model, preprocessor, recorded metrics)`` of a finished
-  run, the one way a run is reopened (evaluate, inspection, predict, serving, bench).
+  run, the model a `meld_tf.task.MeldClassifier` holding the config and preprocessor: the
+  one way a run is reopened (evaluate, inspection, predict, export, bench;
+  ``MeldClassifier.from_run``).
 
 ARCHITECTURE.md lists what each file holds.
 """
@@ -27,6 +29,7 @@ from meld_tf.labels import HEADS
 from meld_tf.metrics import classification_report
 from meld_tf.preprocessing import MeldPreprocessor
 from meld_tf.run_data import RunError, describe_data
+from meld_tf.task import MeldClassifier
 from meld_tf.train_config import MONITORS, TrainConfig
 
 RUNS_ROOT = "runs"
@@ -194,7 +197,8 @@ def read_metrics(run_dir):
 
 
 def load_run(run_dir):
-    """``(config, model, preprocessor, recorded metrics)`` of a finished run folder."""
+    """``(config, model, preprocessor, recorded metrics)`` of a finished run folder; the
+    model is a `meld_tf.task.MeldClassifier` that holds the config and preprocessor."""
     config_path = os.path.join(run_dir, CONFIG_FILE)
     model_path = os.path.join(run_dir, MODEL_FILE)
     for path in (config_path, model_path):
@@ -206,4 +210,6 @@ def load_run(run_dir):
     config = TrainConfig.load(config_path)
     model = keras.models.load_model(model_path)
     preprocessor = MeldPreprocessor.load(os.path.join(run_dir, PREPROCESSOR_DIR), config)
+    # A run saved before MeldClassifier existed holds a plain functional model: wrapped.
+    model = MeldClassifier.wrap(model, config, preprocessor)
     return config, model, preprocessor, read_metrics(run_dir)

@@ -18,7 +18,7 @@ Outputs: ``emotion`` ``(B, 7)`` and ``sentiment`` ``(B, 3)`` probabilities (labe
 `meld_tf.labels`), and for attention fusion ``fusion_weights`` ``(B, M)`` (modalities in
 the run's order).
 
-The exported SavedModel (``export_run``; ``python -m meld_tf.export``) needs only
+The exported SavedModel (``MeldClassifier.export``; ``python -m meld_tf.export``) needs only
 ``tensorflow`` and ``tensorflow-text`` to load::
 
     import tensorflow as tf
@@ -136,18 +136,14 @@ class Serving:
         return {name: tf.cast(value, tf.float32) for name, value in outputs.items()}
 
 
-def export_run(run_dir, out_dir):
-    """Writes the SavedModel of a finished run to ``out_dir``; returns its ``Serving``."""
-    from meld_tf import run_folder
-
-    config, model, preprocessor, _ = run_folder.load_run(run_dir)
-    serving = Serving(config, model, preprocessor)
+def write_saved_model(serving, out_dir):
+    """Writes ``serving`` (a ``Serving``) to ``out_dir`` as a SavedModel whose endpoint
+    ``serve`` is its function; returns ``serving``."""
     serving.function.get_concrete_function()  # Traced once: every layer is built.
     archive = keras.export.ExportArchive()
     archive.track(serving.model)
-    for layer in preprocessor.tokenizer.layers():
+    for layer in serving.preprocessor.tokenizer.layers():
         archive.track(layer)
     archive.add_endpoint(ENDPOINT, serving.function)
     archive.write_out(out_dir, verbose=False)
     return serving
-

@@ -6,10 +6,9 @@ these pieces; there is no other training loop.
 * ``resolve_data(config)`` (`meld_tf.run_data`): the config with its data spelt out
   (dataset, version, folder), as ``config.json`` records it.
 * ``make_datasets(config)`` -> ``(train, validation, test, info)`` batched datasets.
-* ``build_model(config)``: the one place a model is made (call it inside a
-  ``tf.distribute`` strategy scope to distribute it).
-* ``compile_model(model, config)``: AdamW, label-smoothed cross-entropy on both heads,
-  loss weights, accuracy and weighted/macro F1 per head.
+* ``build_model(config)``: the one place a model is made, a `meld_tf.task.MeldClassifier`
+  (call it inside a ``tf.distribute`` strategy scope to distribute it); its
+  ``compile()`` supplies the run's optimizer, losses, loss weights and metrics.
 * ``make_callbacks(config, run_dir, epoch)`` (`meld_tf.callbacks`): the training order
   of each epoch, best weights, early stopping, learning-rate reduction, TensorBoard and
   CSV logs, and an exact resume.
@@ -30,15 +29,13 @@ import tensorflow as tf
 from meld_tf import distribute, run_folder
 from meld_tf.batching import balanced_class_weights, batches
 from meld_tf.callbacks import make_callbacks
-from meld_tf.labels import EMOTIONS, HEADS, SPLITS
-from meld_tf.metrics import head_metrics
-from meld_tf.models import build_classifier
+from meld_tf.labels import EMOTIONS, SPLITS
 from meld_tf.models.audio_encoder import adapt_audio_normalization
-from meld_tf.optimizer import make_optimizer
 from meld_tf.preprocessing import MeldPreprocessor, media_of, split_metadata
 from meld_tf.run_data import describe_data, load_splits, resolve_data
 from meld_tf.run_folder import BACKUP_DIR, HISTORY_FILE
 from meld_tf.scoring import evaluate_split, format_scores
+from meld_tf.task import MeldClassifier
 
 # Data.
 
@@ -106,32 +103,11 @@ def make_datasets(config, verbose=True):
 # Model.
 
 
-def build_model(config):
-    """The classifier of ``config`` (the one place models are built)."""
+def build_model(config, preprocessor=None):
+    """The classifier of ``config`` (the one place models are built), uncompiled."""
     policy = distribute.precision_policy(tf.distribute.get_strategy(), config.precision)
     keras.mixed_precision.set_global_policy(policy)
-    return build_classifier(config.model)
-
-
-def compile_model(model, config):
-    """Compiles ``model`` with AdamW (a learning rate per part, `meld_tf.optimizer`),
-    label-smoothed cross-entropy on both heads and the encoders' own emotion heads
-    (``ModelConfig.auxiliary_heads``), and the metrics of both heads."""
-    optimizer = make_optimizer(model, config)
-    heads = (*HEADS, *config.model.auxiliary_heads)
-    losses = {
-        head: keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
-        for head in heads
-    }
-    weights = dict(zip(HEADS, config.loss_weights))
-    weights.update(dict.fromkeys(config.model.auxiliary_heads, config.model.auxiliary_loss))
-    model.compile(
-        optimizer=optimizer,
-        loss=losses,
-        loss_weights=weights,
-        metrics={head: head_metrics(len(classes)) for head, classes in HEADS.items()},
-    )
-    return model
+    return MeldClassifier.for_config(config, preprocessor)
 
 
 # The run.
@@ -178,7 +154,8 @@ def train(config, callbacks=None, verbose=True):
         print(f"Run folder: {run_dir}" + (" (resuming)" if resuming else ""), flush=True)
 
     with strategy.scope():  # Variables on every replica; batches split across them.
-        model = compile_model(build_model(config), config)
+        model = build_model(config, info["preprocessor"])
+        model.compile()  # The run's optimizer, losses and metrics (MeldClassifier.compile).
         adapt_audio_normalization(model, whole_train_data)
         distribute.prepare_for_fit(model, strategy)
     model.fit(

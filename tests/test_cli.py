@@ -2,13 +2,14 @@
 
 import json
 import os
+import shutil
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from meld_tf import evaluate, predict, run_folder, train, trainer
+from meld_tf import MeldClassifier, evaluate, predict, run_folder, train, trainer
 from meld_tf.data.sample import write_clip
 from meld_tf.train_config import TrainConfig
 
@@ -71,6 +72,20 @@ def test_run_folder_holds_config_model_metrics_and_plots(run_dir):
 def test_evaluate_reproduces_the_recorded_metrics(run_dir, capsys):
     for split in ("validation", "test"):
         assert evaluate_json(run_dir, split, capsys) == recorded(run_dir)[split]
+
+
+def test_a_run_saved_before_the_task_model_still_evaluates(run_dir, tmp_path, capsys):
+    """A run folder whose ``model.keras`` is a plain functional model (as runs were saved
+    before `meld_tf.task.MeldClassifier`) reopens as a classifier with its recorded
+    metrics."""
+    old = tmp_path / "old"
+    shutil.copytree(run_dir, old)
+    model = keras.models.load_model(old / "model.keras")
+    keras.Model(model.input, model.output, name=model.name).save(old / "model.keras")
+    assert type(keras.models.load_model(old / "model.keras")).__name__ == "Functional"
+    reopened = MeldClassifier.from_run(str(old))
+    assert isinstance(reopened, MeldClassifier) and reopened.preprocessor is not None
+    assert evaluate_json(old, "test", capsys) == recorded(run_dir)["test"]
 
 
 def test_predict_clips_text_and_a_corrupt_file(run_dir, tmp_path, capsys):

@@ -6,12 +6,11 @@ import numpy as np
 import pytest
 from helpers import random_inputs, tiny_config_kwargs
 
-from meld_tf import build_classifier
+from meld_tf import MeldClassifier
 from meld_tf.config import ModelConfig
 from meld_tf.encoder_stopping import EncoderEarlyStopping
 from meld_tf.optimizer import PartwiseAdamW
 from meld_tf.train_config import TrainConfig
-from meld_tf.trainer import compile_model
 
 MODALITIES = ("text", "audio")
 
@@ -20,7 +19,8 @@ def _trained_model():
     config = TrainConfig(model=ModelConfig(
         **{**tiny_config_kwargs(), "modalities": MODALITIES, "text_encoder": "bilstm"}),
         weight_decay=0.01, warmup_steps=0)  # fmt: skip
-    model = compile_model(build_classifier(config.model), config)
+    model = MeldClassifier.for_config(config)
+    model.compile()
     inputs = random_inputs(config.model, batch=4)
     rng = np.random.default_rng(0)
     emotion = np.eye(7)[rng.integers(0, 7, 4)]

@@ -14,6 +14,7 @@ from meld_tf import export, predict, run_folder, train
 from meld_tf.batching import finish_inputs
 from meld_tf.data.sample import write_clip
 from meld_tf.serving import Serving
+from meld_tf.task import MeldClassifier
 
 # Loads the SavedModel where meld_tf and keras-hub cannot be imported; prints its outputs.
 LOAD_ALONE = r"""
@@ -134,3 +135,24 @@ def test_export_refuses_what_it_cannot_write(multimodal_run, tmp_path, capsys):
     with pytest.raises(SystemExit):
         export.main([str(multimodal_run), "--out", str(tmp_path / "used")])
     assert "not an empty folder" in capsys.readouterr().err
+
+
+def test_classifier_predicts_raw_inputs_and_masks_what_is_left_out(multimodal_run):
+    """``MeldClassifier.predict`` of texts alone: the serving function's answers with the
+    audio and video masked by hand (no samples, no frames), in batches of any size."""
+    model = MeldClassifier.from_run(multimodal_run)
+    texts = np.array(["Oh my God!", "Fine.", "What?"], object)
+    contexts = np.array(["", "Ross: Hi.", "Monica: Fine."], object)
+    answers = model.predict({"text": texts, "context": contexts}, batch_size=2)
+    side = model.config.model.frame_size
+    masked = Serving(model.config, model, model.preprocessor)(
+        text=texts, context=contexts,
+        waveform=np.zeros((3, 7), np.float32), waveform_length=np.zeros(3, np.int32),
+        frames=np.full((3, 2, side, side, 3), 99, np.uint8), num_frames=np.zeros(3, np.int32),
+    )  # fmt: skip
+    assert set(answers) == {"emotion", "sentiment", "fusion_weights"}
+    for name, value in masked.items():
+        np.testing.assert_allclose(answers[name], value, atol=1e-5)
+    assert answers["fusion_weights"][:, 1:].max() < 1e-6  # Only the text has weight.
+    with pytest.raises(ValueError, match="Unknown raw inputs"):
+        model.predict({"text": texts, "speaker": texts})

@@ -178,7 +178,7 @@ class MeldHyperModel(keras_tuner.HyperModel):
     """The meld-tf classifier as a KerasTuner ``HyperModel``.
 
     A trial trains exactly as ``meld_tf.train`` would with the sampled config: the same
-    seed, ``trainer.build_model``, ``trainer.compile_model``, ``trainer.make_datasets``
+    seed, ``trainer.build_model`` and its ``compile()``, ``trainer.make_datasets``
     and ``fit`` with the run's BatchNormalization statistics, early stopping and
     learning-rate reduction (plus the tuner's callbacks).
 
@@ -207,7 +207,9 @@ class MeldHyperModel(keras_tuner.HyperModel):
         """Builds and compiles the classifier of ``hp``, seeded as ``trainer.train`` seeds."""
         config = self.config(hp)
         keras.utils.set_random_seed(config.seed)
-        return trainer.compile_model(trainer.build_model(config), config)
+        model = trainer.build_model(config)
+        model.compile()  # The run's optimizer, losses and metrics (MeldClassifier.compile).
+        return model
 
     def fit(self, hp, model, *args, callbacks=None, epochs=None, **kwargs):
         """Trains ``model`` on datasets made for ``hp``'s config (its sampled batch size).

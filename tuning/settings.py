@@ -13,7 +13,7 @@ from tuning.tuners import TUNERS
 
 
 def logged_metrics():
-    """The validation log keys of a model compiled by ``trainer.compile_model``
+    """The validation log keys of a model compiled by ``MeldClassifier.compile()``
     (``val_loss``, ``val_emotion_weighted_f1``, ...): the names an objective may take."""
     names = ["val_loss"]
     for head, classes in HEADS.items():
