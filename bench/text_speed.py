@@ -33,7 +33,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from meld_tf import run_folder, trainer  # noqa: E402
+from meld_tf import MeldClassifier, trainer  # noqa: E402
 from meld_tf.batching import batches as make_batches  # noqa: E402
 from meld_tf.batching import finish_inputs  # noqa: E402
 from meld_tf.config import ModelConfig  # noqa: E402
@@ -132,7 +132,8 @@ def try_train_speed(args, variant):
 def inference_speed(run_dir, repeats):
     """Latency of one utterance (tokenized here) and batch-64 throughput of a saved run."""
     keras.backend.clear_session()
-    config, model, preprocessor, _ = run_folder.load_run(run_dir)
+    model = MeldClassifier.from_run(run_dir)
+    config, preprocessor = model.config, model.preprocessor
     example = {"text": tf.constant("Oh my God, you guys are getting married?!")}
 
     def one():  # As meld_tf.predict answers one utterance.

@@ -8,10 +8,9 @@
 * ``restore_best_weights(model, run_dir)``, ``read_history(run_dir)``: what the callbacks
   (`meld_tf.callbacks`) left there.
 * ``write_results(...)``: ``model.keras``, ``metrics.json``, the report and the plots.
-* ``load_run(run_dir)``: ``(config, model, preprocessor, recorded metrics)`` of a finished
-  run, the model a `meld_tf.task.MeldClassifier` holding the config and preprocessor: the
-  one way a run is reopened (evaluate, inspection, predict, export, bench;
-  ``MeldClassifier.from_run``).
+* ``run_files(run_dir)``, ``read_metrics(run_dir)``: what a finished run left, read back
+  by `meld_tf.task.MeldClassifier.from_run` (the one way a run is reopened: evaluate,
+  inspection, predict, export, bench).
 
 ARCHITECTURE.md lists what each file holds.
 """
@@ -22,14 +21,10 @@ import glob
 import json
 import os
 
-import keras
-
 from meld_tf import plots
 from meld_tf.labels import HEADS
 from meld_tf.metrics import classification_report
-from meld_tf.preprocessing import MeldPreprocessor
 from meld_tf.run_data import RunError, describe_data
-from meld_tf.task import MeldClassifier
 from meld_tf.train_config import MONITORS, TrainConfig
 
 RUNS_ROOT = "runs"
@@ -196,9 +191,10 @@ def read_metrics(run_dir):
         return json.load(file)
 
 
-def load_run(run_dir):
-    """``(config, model, preprocessor, recorded metrics)`` of a finished run folder; the
-    model is a `meld_tf.task.MeldClassifier` that holds the config and preprocessor."""
+def run_files(run_dir):
+    """``(config.json, model.keras, preprocessor/)`` paths of a finished run folder;
+    raises ``RunError`` if it is not one. `meld_tf.task.MeldClassifier.from_run` reads
+    them."""
     config_path = os.path.join(run_dir, CONFIG_FILE)
     model_path = os.path.join(run_dir, MODEL_FILE)
     for path in (config_path, model_path):
@@ -207,9 +203,4 @@ def load_run(run_dir):
                 f"{run_dir} is not a finished run folder: {os.path.basename(path)} is missing "
                 "(train one with python -m meld_tf.train)."
             )
-    config = TrainConfig.load(config_path)
-    model = keras.models.load_model(model_path)
-    preprocessor = MeldPreprocessor.load(os.path.join(run_dir, PREPROCESSOR_DIR), config)
-    # A run saved before MeldClassifier existed holds a plain functional model: wrapped.
-    model = MeldClassifier.wrap(model, config, preprocessor)
-    return config, model, preprocessor, read_metrics(run_dir)
+    return config_path, model_path, os.path.join(run_dir, PREPROCESSOR_DIR)

@@ -1,7 +1,7 @@
 """Scoring a model on a split: predictions, exact metrics, and a finished run reopened on
 one split of its data.
 
-* ``open_split(run_dir, split)``: a finished run (`meld_tf.run_folder.load_run`) and the
+* ``open_split(run_dir, split)``: a finished run (`meld_tf.task.MeldClassifier.from_run`) and the
   examples of one split of the data it trained on; the one path by which
   `meld_tf.evaluate` and `meld_tf.inspection` reopen a run.
 * ``split_batches(config, preprocessor, examples, split)``: the split's model inputs,
@@ -18,7 +18,8 @@ from meld_tf.labels import HEADS, SPLITS
 from meld_tf.metrics import classification_metrics
 from meld_tf.preprocessing import split_metadata
 from meld_tf.run_data import data_of_run, describe_data, load_splits
-from meld_tf.run_folder import load_run
+from meld_tf.run_folder import read_metrics
+from meld_tf.task import MeldClassifier
 
 
 def open_split(run_dir, split, data_dir=None, verbose=False):
@@ -37,7 +38,8 @@ def open_split(run_dir, split, data_dir=None, verbose=False):
     """
     if split not in SPLITS:
         raise ValueError(f"Unknown split {split!r}; choose one of {SPLITS}.")
-    config, model, preprocessor, recorded = load_run(run_dir)
+    model = MeldClassifier.from_run(run_dir)
+    config, preprocessor, recorded = model.config, model.preprocessor, read_metrics(run_dir)
     config = data_of_run(config, recorded, data_dir)  # The run's data, or an error.
     if verbose:
         print(f"Run {run_dir}: {describe_data(config)}, split {split}.", flush=True)

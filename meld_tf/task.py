@@ -31,11 +31,14 @@ saved before this class existed reopens as one too.
 import keras
 import numpy as np
 
+from meld_tf import run_folder
 from meld_tf.labels import HEADS
 from meld_tf.metrics import head_metrics
 from meld_tf.models import build_classifier
 from meld_tf.optimizer import make_optimizer
+from meld_tf.preprocessing import MeldPreprocessor
 from meld_tf.serving import Serving, input_signature, write_saved_model
+from meld_tf.train_config import TrainConfig
 
 
 @keras.saving.register_keras_serializable(package="meld_tf")
@@ -69,10 +72,14 @@ class MeldClassifier(keras.Model):
 
     @classmethod
     def from_run(cls, run_dir):
-        """The trained classifier of a finished run folder, with its preprocessor."""
-        from meld_tf.run_folder import load_run
-
-        return load_run(run_dir)[1]
+        """The trained classifier of a finished run folder (`meld_tf.run_folder`), with its
+        config and preprocessor: the one way a run is reopened. A run saved before this
+        class existed holds a plain functional model: it is wrapped."""
+        config_path, model_path, preprocessor_dir = run_folder.run_files(run_dir)
+        config = TrainConfig.load(config_path)
+        model = keras.models.load_model(model_path)
+        preprocessor = MeldPreprocessor.load(preprocessor_dir, config)
+        return cls.wrap(model, config, preprocessor)
 
     @property
     def encoders(self):

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 from test_cli import TINY
 
-from meld_tf import export, predict, run_folder, train
+from meld_tf import export, predict, train
 from meld_tf.batching import finish_inputs
 from meld_tf.data.sample import write_clip
 from meld_tf.serving import Serving
@@ -56,7 +56,8 @@ def clips(tmp_path_factory):
 
 def inputs_of(run, clips, texts):
     """Examples and contexts of predict's inputs (one dialogue), and the run."""
-    config, model, preprocessor, _ = run_folder.load_run(run)
+    model = MeldClassifier.from_run(run)
+    config, preprocessor = model.config, model.preprocessor
     items = predict.read_inputs(clips, texts, None)
     for item in items:
         item["dialogue"] = "d"
