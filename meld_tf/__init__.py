@@ -49,7 +49,10 @@ if os.environ["TF_CPP_MIN_LOG_LEVEL"] != "0" and "tensorflow" not in sys.modules
 
         tensorflow.config.list_physical_devices()  # The device probe's lines, too.
 
-from meld_tf import metrics, optimizer  # noqa: E402, F401  (register what a saved run names)
+# metrics and optimizer: registered, for what a saved run names.
+from meld_tf import metrics, optimizer, workarounds  # noqa: E402, F401
+
+workarounds.einsum_through_tf_einsum()  # Keras's float einsum path is slow on CPU.
 from meld_tf.labels import EMOTIONS, MODALITIES, SENTIMENTS  # noqa: E402
 from meld_tf.models import build_classifier  # noqa: E402  (also registers the custom layers)
 from meld_tf.task import MeldClassifier  # noqa: E402

@@ -115,3 +115,39 @@ def test_max_trials_stops_a_hyperband_oracle(tmp_path):
 def test_hyperband_public_api_still_lacks_max_trials():
     for function in (keras_tuner.Hyperband.__init__, keras_tuner.oracles.HyperbandOracle.__init__):
         assert "max_trials" not in inspect.signature(function).parameters
+
+
+# einsum_through_tf_einsum
+
+
+def _graph_ops(function, *args):
+    graph = tf.function(function).get_concrete_function(*args).graph
+    return {op.type for op in graph.get_operations()}
+
+
+def test_keras_float_einsum_is_still_a_broadcast_matmul():
+    """Keras's own TensorFlow einsum (kept as ``KERAS_EINSUM``) still multiplies a 3-D input
+    by an EinsumDense kernel with a batch matmul, not ``tf.einsum``: when this fails, the
+    workaround can go."""
+    x, kernel = tf.zeros((2, 5, 6)), tf.zeros((6, 3, 4))
+    ops_used = _graph_ops(lambda a, b: workarounds.KERAS_EINSUM("abc,cde->abde", a, b), x, kernel)
+    assert any(op.startswith("BatchMatMul") for op in ops_used) and "Einsum" not in ops_used
+
+
+def test_einsum_workaround_computes_float_einsums_with_tf_einsum():
+    import meld_tf  # noqa: F401  (applies it)
+
+    assert workarounds.keras_tf_numpy.einsum.replaces is workarounds.KERAS_EINSUM
+    rng = np.random.default_rng(0)
+    x, kernel = rng.random((2, 5, 6), np.float32), rng.random((6, 3, 4), np.float32)
+    ops_used = _graph_ops(lambda a, b: keras.ops.einsum("abc,cde->abde", a, b),
+                          tf.constant(x), tf.constant(kernel))  # fmt: skip
+    assert "Einsum" in ops_used
+    np.testing.assert_allclose(keras.ops.einsum("abc,cde->abde", x, kernel),
+                               np.einsum("abc,cde->abde", x, kernel), rtol=1e-5)  # fmt: skip
+    mixed = keras.ops.einsum("ab,bc->ac", tf.ones((2, 3), tf.bfloat16), tf.ones((3, 4)))
+    assert mixed.dtype == tf.float32  # Keras's result type of the operands
+    integers = keras.ops.einsum("ab,bc->ac", tf.ones((2, 3), tf.int8), tf.ones((3, 4), tf.int8))
+    assert integers.dtype == tf.int32 and int(integers[0, 0]) == 3  # Keras's own path
+    layer = keras.layers.EinsumDense("abc,cd->abd", output_shape=(None, 4))
+    assert layer(tf.ones((2, 5, 3))).shape == (2, 5, 4)
