@@ -11,6 +11,7 @@ keeps the ratio.
 import keras
 import keras_hub
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from meld_tf.models.mpnet_backbone import MPNetBackbone
@@ -75,7 +76,27 @@ class PartwiseAdamW(keras.optimizers.Adam):
         if self.decoupled_weight_decay and self._decayed[index]:
             decay = ops.cast(self.decoupled_weight_decay, variable.dtype)
             self.assign(variable, variable - variable * decay * rate)
-        super().update_step(gradient, variable, rate)
+        if self.amsgrad or tf.distribute.has_strategy():
+            super().update_step(gradient, variable, rate)
+        else:
+            self._fused_adam_step(gradient, variable, rate, index)
+
+    def _fused_adam_step(self, gradient, variable, rate, index):
+        """``keras.optimizers.Adam.update_step`` (the same formula, the same moment
+        variables) as TensorFlow's one fused kernel, ``ResourceApplyAdam``: Keras's step is
+        eleven passes over every weight, costly on the embedding of a text encoder
+        (MiniLM: 11.7M of its 22.7M weights). Under a ``tf.distribute`` strategy, Keras's
+        step (it updates mirrored variables)."""
+        dtype = variable.dtype
+        step = ops.cast(self.iterations + 1, dtype)
+        beta_1, beta_2 = ops.cast(self.beta_1, dtype), ops.cast(self.beta_2, dtype)
+        tf.raw_ops.ResourceApplyAdam(
+            var=_handle(variable), m=_handle(self._momentums[index]),
+            v=_handle(self._velocities[index]), beta1_power=ops.power(beta_1, step),
+            beta2_power=ops.power(beta_2, step), lr=rate, beta1=beta_1, beta2=beta_2,
+            epsilon=ops.cast(self.epsilon, dtype),
+            grad=tf.convert_to_tensor(ops.cast(gradient, dtype)),  # An embedding's: dense.
+        )  # fmt: skip
 
     def get_config(self):
         config = super().get_config()
@@ -86,6 +107,11 @@ class PartwiseAdamW(keras.optimizers.Adam):
             "warmup_steps": self.warmup_steps,
         })  # fmt: skip
         return config
+
+
+def _handle(variable):
+    """The resource handle of a Keras variable or of the ``tf.Variable`` behind one."""
+    return (variable.value if isinstance(variable, keras.Variable) else variable).handle
 
 
 def pretrained_weights(model, config):

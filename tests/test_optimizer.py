@@ -117,3 +117,26 @@ def test_a_pretrained_mpnet_learns_at_the_pretrained_rate():
              if isinstance(layer, MPNetBackbone)]
     found = {w.path for w in pretrained_weights(model, config)}
     assert len(mpnet) == 1 and found == {w.path for w in mpnet[0].trainable_weights}
+
+
+def test_an_embeddings_sparse_gradient_steps_as_keras_adamw():
+    """The fused step (``ResourceApplyAdam``) on an embedding's ``IndexedSlices`` gradient,
+    and after a freeze, against Keras's own AdamW."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(1)
+    start = rng.normal(size=(6, 3)).astype("float32")
+    embedding, reference = keras.Variable(start, name="embeddings"), keras.Variable(start)
+    partwise = PartwiseAdamW(1e-2, decoupled_weight_decay=0.05)
+    adamw = keras.optimizers.AdamW(1e-2, weight_decay=0.05)
+    for step in range(3):
+        rows = tf.constant([step, 4, 4])
+        gradient = tf.IndexedSlices(tf.constant(rng.normal(size=(3, 3)), tf.float32), rows,
+                                    tf.constant([6, 3]))  # fmt: skip
+        partwise.apply_gradients([(gradient, embedding)])
+        adamw.apply_gradients([(tf.convert_to_tensor(gradient), reference)])
+    np.testing.assert_allclose(np.asarray(embedding), np.asarray(reference), rtol=1e-5)
+    partwise.freeze([embedding])
+    frozen = np.asarray(embedding).copy()
+    partwise.apply_gradients([(tf.ones((6, 3)), embedding)])
+    np.testing.assert_array_equal(np.asarray(embedding), frozen)
