@@ -43,6 +43,10 @@ logging.getLogger("absl").addFilter(_NoDeprecationNotices())
 # Keep TensorFlow's C++ start-up chatter out of the output; a user who wants it sets
 # TF_CPP_MIN_LOG_LEVEL=0 themselves.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# oneDNN keeps 1,024 compiled primitives by default; length-bucketed batches bring dozens
+# of shapes per layer, and evicted primitives are rebuilt on every step
+# (bench/onednn_cache.py measures it). oneDNN reads it when it builds its first primitive.
+os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "16384")
 if os.environ["TF_CPP_MIN_LOG_LEVEL"] != "0" and "tensorflow" not in sys.modules:
     with _native_stderr_discarded():
         import tensorflow

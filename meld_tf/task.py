@@ -146,8 +146,7 @@ class MeldClassifier(keras.Model):
     def export(self, out_dir):
         """Writes the SavedModel that serves raw inputs with this function
         (`meld_tf.serving.write_saved_model`); returns its ``Serving``."""
-        self.serving_function()
-        return write_saved_model(self._serving, out_dir)
+        return write_saved_model(self.serving_function(), out_dir)
 
     def _complete_raw_inputs(self, raw):
         """``raw`` as numpy arrays of one batch size, with every serving input of the

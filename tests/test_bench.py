@@ -186,3 +186,35 @@ def test_peer_speed_quick_meld_tf_half(tmp_path):
     text = out.read_text()
     assert text.startswith(bench.START) and text.endswith(bench.END + "\n")
     assert "| 0 | fp32 | " in text and "Load average at start" in text
+
+
+def test_onednn_cache_table_pairs_capacities_by_value():
+    """The second-pass ratio is meld-tf's capacity over oneDNN's, whichever ran first."""
+    bench = load_bench("onednn_cache")
+    args = bench.argparse.Namespace(preset="minilm_l6", context=2, examples=3000)
+
+    def result(capacity, second):
+        return {"capacity": str(capacity), "batches": 94, "lengths": 51, "first": 9.0,
+                "second": second, "max_rss_mb": 2300}  # fmt: skip
+
+    pairs = [[result(1024, 20.0), result(16384, 25.0)], [result(16384, 30.0), result(1024, 20.0)]]
+    text = bench.markdown(args, pairs, bench.datetime.datetime(2026, 12, 1), [0.5, 1.0])
+    assert text.startswith(bench.START) and text.endswith(bench.END)
+    assert "| 1 | 16384 | 9.0 | 25.0 | 2300 | **1.25** |" in text
+    assert "| 2 | 16384 | 9.0 | 30.0 | 2300 | **1.50** |" in text
+    assert "94 batches, 51 distinct lengths" in text
+
+
+def test_import_sets_the_onednn_cache_capacity_unless_given():
+    """``import meld_tf`` raises oneDNN's primitive cache; a user's own value is kept."""
+    import subprocess
+    import sys
+
+    code = "import os, meld_tf; print(os.environ['ONEDNN_PRIMITIVE_CACHE_CAPACITY'])"
+    for given, expected in ((None, "16384"), ("512", "512")):
+        env = {k: v for k, v in os.environ.items() if k != "ONEDNN_PRIMITIVE_CACHE_CAPACITY"}
+        if given:
+            env["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] = given
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, check=True).stdout  # fmt: skip
+        assert out.split()[-1] == expected
