@@ -25,7 +25,9 @@ import sys
 import tempfile
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
-RESULTS = os.path.join(BENCH_DIR, "RESULTS.md")
+sys.path.insert(0, BENCH_DIR)
+from results_file import RESULTS, write_section  # noqa: E402
+
 START, END = "<!-- onednn-cache:start -->", "<!-- onednn-cache:end -->"
 CAPACITIES = (1024, 16384)  # oneDNN's default, meld-tf's.
 
@@ -35,8 +37,6 @@ def child(args):
     import resource
 
     import keras
-
-    sys.path.insert(0, BENCH_DIR)
     import peer_speed
 
     flags = ["--no-peer", "--examples", str(args.examples), "--preset", args.preset]
@@ -75,7 +75,6 @@ def measure(args, capacity):
 
 
 def markdown(args, pairs, started, loads):
-    sys.path.insert(0, BENCH_DIR)
     from meld_text import machine
 
     command = " ".join(["python bench/onednn_cache.py", *sys.argv[1:]])
@@ -102,17 +101,6 @@ def markdown(args, pairs, started, loads):
     return "\n".join(lines)
 
 
-def write_section(path, text):
-    content = ""
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as file:
-            content = file.read()
-    if START in content and END in content:
-        content = content[: content.index(START)] + text + content[content.index(END) + len(END):]
-    else:
-        content = content.rstrip("\n") + "\n\n" + text + "\n"
-    with open(path, "w", encoding="utf-8") as file:
-        file.write(content)
 
 
 def main(argv=None):
@@ -138,7 +126,7 @@ def main(argv=None):
     text = markdown(args, pairs, started, loads)
     print(text)
     if args.results:
-        write_section(args.results, text)
+        write_section(args.results, text, START, END)
         print(f"Wrote {args.results}")
 
 

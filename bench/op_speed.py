@@ -22,7 +22,9 @@ import sys
 import time
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
-RESULTS = os.path.join(BENCH_DIR, "RESULTS.md")
+sys.path.insert(0, BENCH_DIR)
+from results_file import RESULTS, write_section  # noqa: E402
+
 START, END = "<!-- op-speed:start -->", "<!-- op-speed:end -->"
 OPS = {
     "dense": "Dense 384 -> 1536 (the feed-forward's first layer)",
@@ -188,19 +190,6 @@ def markdown(result):
     return "\n".join(lines) + "\n"
 
 
-def write_section(path, text):
-    content = ""
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as file:
-            content = file.read()
-    section = f"{START}\n{text}{END}"
-    if START in content:
-        head, rest = content.split(START, 1)
-        content = head + section + rest.split(END, 1)[1]
-    else:
-        content = content.rstrip("\n") + "\n\n" + section + "\n"
-    with open(path, "w", encoding="utf-8") as file:
-        file.write(content)
 
 
 def main(argv=None):
@@ -252,7 +241,7 @@ def main(argv=None):
     text = markdown(result)
     print(text)
     if args.results:
-        write_section(args.results, text)
+        write_section(args.results, f"{START}\n{text}{END}", START, END)
     return result
 
 

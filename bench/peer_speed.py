@@ -57,9 +57,9 @@ from meld_tf.train_config import TrainConfig  # noqa: E402
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH_DIR)
 from meld_text import CACHE, DEFAULT_MANUAL_DIR  # noqa: E402
+from results_file import RESULTS, write_section  # noqa: E402
 from text_speed import StepTimer  # noqa: E402
 
-RESULTS = os.path.join(BENCH_DIR, "RESULTS.md")
 START, END = "<!-- peer-speed:start -->", "<!-- peer-speed:end -->"
 QUICK = {"examples": 256, "steps": 2, "warmup": 2, "repeats": 1, "latency_calls": 3,
          "batches64": 1}  # fmt: skip
@@ -341,18 +341,6 @@ def markdown(results):
     return "\n".join(lines + ["", END])
 
 
-def write_section(path, text):
-    """Replaces the section between the markers of ``path``, or appends it."""
-    old = ""
-    if os.path.isfile(path):
-        with open(path, encoding="utf-8") as file:
-            old = file.read()
-    if START in old and END in old:
-        new = old[: old.index(START)] + text + old[old.index(END) + len(END) :]
-    else:
-        new = old.rstrip("\n") + ("\n\n" if old else "") + text + "\n"
-    with open(path, "w", encoding="utf-8") as file:
-        file.write(new)
 
 
 def build_parser():
@@ -448,7 +436,7 @@ def main(argv=None):
     print(json.dumps(results, indent=2), text, sep="\n")
     path = args.results if args.results is not None else ("" if args.quick else RESULTS)
     if path:
-        write_section(path, text)
+        write_section(path, text, START, END)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as file:
             json.dump(results, file, indent=2)

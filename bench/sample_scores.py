@@ -13,8 +13,9 @@ model trained on the other two.
     python bench/sample_scores.py --quick --out /tmp/t.md   # smoke run (CI)
 
 Runs are kept in ``--work-dir`` (one folder per row and seed): an interrupted benchmark
-resumes where it stopped, and a finished run is not trained again unless the code that
-trains it (`code_version`: the sources of ``meld_tf`` and ``tfds_meld``) has changed since.
+resumes where it stopped (an interrupted run resumes at its next epoch), and a run is not
+trained again unless the code that trains it (`code_version`: the sources of ``meld_tf`` and
+``tfds_meld``) has changed since it started.
 """
 
 import argparse
@@ -55,7 +56,7 @@ PAIR_ROWS = {"text": "audio+video, attention", "audio": "text+video, attention",
 QUICK_ROWS = ("text (BiLSTM)", "audio")
 
 
-CODE_FILE = "code_version.txt"  # in a finished run's folder
+CODE_FILE = "code_version.txt"  # in a run's folder, written before it trains
 
 
 def code_version():
@@ -75,12 +76,16 @@ def run_dir(work, row, seed):
 def train(row, seed, args, work):
     """Trains one row for one seed (unless done); returns its run folder."""
     out = run_dir(work, row, seed)
-    if read_metrics(out):
-        done = (out / CODE_FILE).read_text().strip() if (out / CODE_FILE).is_file() else "?"
-        if done == args.code:
+    if out.exists():
+        code = (out / CODE_FILE).read_text().strip() if (out / CODE_FILE).is_file() else "?"
+        if code != args.code:
+            print(f"{row}, seed {seed}: started by other code ({code}); training again.")
+            shutil.rmtree(out)
+        elif read_metrics(out):
             return out
-        print(f"{row}, seed {seed}: trained by other code ({done}); training again.")
-        shutil.rmtree(out)
+        # else: interrupted under this code; the same command resumes it.
+    out.mkdir(parents=True, exist_ok=True)
+    (out / CODE_FILE).write_text(args.code + "\n")
     modalities, flags = ROWS[row]
     command = [
         sys.executable, "-m", "meld_tf.train", "--modalities", *modalities, *flags,
@@ -95,7 +100,6 @@ def train(row, seed, args, work):
         done = subprocess.run(command, stdout=file, stderr=subprocess.STDOUT, cwd=REPO)
     if done.returncode:
         sys.exit(f"{row}, seed {seed} failed (exit {done.returncode}); see {log}")
-    (out / CODE_FILE).write_text(args.code + "\n")
     return out
 
 

@@ -122,6 +122,11 @@ def test_sample_scores_quick_writes_its_section(tmp_path):
     bench = load_bench("sample_scores")
     out = tmp_path / "README.md"
     out.write_text("before\n<!-- sample-scores:start -->\nold\n<!-- sample-scores:end -->\nafter\n")
+    # An unfinished run left by other code (another config) is started again, not resumed.
+    stale = bench.run_dir(tmp_path / "work" / "sample_5d_s0", "audio", 1)
+    stale.mkdir(parents=True)
+    (stale / bench.CODE_FILE).write_text("old\n")
+    (stale / "config.json").write_text('{"model": {"modalities": ["video"]}, "epochs": 9}')
     bench.main(["--quick", "--out", str(out), "--work-dir", str(tmp_path / "work")])
     text = out.read_text()
     assert text.startswith("before\n") and text.endswith("\nafter\n") and "old" not in text
@@ -148,8 +153,10 @@ def test_peer_speed_window_tokens_and_section(tmp_path):
     assert bench.tokens(shapes, [0, 4]) == 8 and bench.tokens([[2, 10], [1, 40]]) == 20
     path = tmp_path / "RESULTS.md"
     path.write_text("before\n")
-    bench.write_section(str(path), f"{bench.START}\none\n{bench.END}")
-    bench.write_section(str(path), f"{bench.START}\ntwo\n{bench.END}")
+    bench.write_section(str(path), f"{bench.START}\none\n{bench.END}", bench.START, bench.END)
+    bench.write_section(str(path), f"{bench.START}\ntwo\n{bench.END}", bench.START, bench.END)
+    with pytest.raises(ValueError, match="must run from"):
+        bench.write_section(str(path), "no markers", bench.START, bench.END)
     assert path.read_text() == f"before\n\n{bench.START}\ntwo\n{bench.END}\n"
 
 
