@@ -11,7 +11,11 @@ in a fresh data folder (unpacking included). The sample's clips are small (160 x
 24 fps h264 at 1.6 Mbit/s, 48 kHz 5.1 AAC, 3.6 s: `real_clips`), once, kept in the work
 folder, and the rate is then the one to expect on real MELD.
 
-    python bench/full_build.py --dialogues 40 --real-clips
+``--stages N`` then decodes the first N healthy training clips one at a time, on one
+thread, timing each stage of `meld_tf.data.media.decode_clip`: where a clip's time goes.
+``--results FILE`` rewrites the benchmark's section of FILE (``bench/RESULTS.md``).
+
+    python bench/full_build.py --dialogues 40 --real-clips --stages 40 --results bench/RESULTS.md
 """
 
 import argparse
@@ -28,10 +32,23 @@ sys.path[:0] = [str(REPO), str(REPO / "bench")]
 
 from meld_text import machine  # noqa: E402
 from real_clips import make_real  # noqa: E402
+from results_file import write_section  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+from meld_tf.data.face_crop import crop_faces  # noqa: E402
+from meld_tf.data.media import MediaConfig, decode_clip  # noqa: E402
 from meld_tf.data.sample_archive import write_raw_archive  # noqa: E402
+from meld_tf.data.stream_decoding import open_clip, rgb_frames, square_frames  # noqa: E402
 from tfds_meld.meld import meld_files, meld_layout  # noqa: E402
+
+START, END = "<!-- full-build:start -->", "<!-- full-build:end -->"
+STAGES = {
+    "demux + audio decoded to 16 kHz mono": "audio",
+    "+ video: the packets up to the last sampled frame decoded, 8 frames kept": "video",
+    "8 frames squeezed to 112 x 112 (FFmpeg, area)": "square",
+    "8 face crops (RGB frames, Haar cascade at 320 px, crops)": "faces",
+    "the whole `decode_clip` (as the build calls it)": "clip",
+}
 
 
 def build_parser():
@@ -42,7 +59,61 @@ def build_parser():
                         help="where the sample and its archive are kept between runs")
     parser.add_argument("--real-clips", action="store_true",
                         help="re-encode the clips at real MELD's size, rate and bit rate first")
+    parser.add_argument("--stages", type=int, default=0,
+                        help="then time the decoding stages on this many clips, one thread")
+    parser.add_argument("--results", default="", help="Markdown file whose section is rewritten")
     return parser
+
+
+def stage_times(clip_dir, count, config=None):
+    """Milliseconds per clip of each decoding stage (`STAGES`), mean over the first
+    ``count`` clips of ``clip_dir`` that have audio and video; and how many were timed."""
+    config = config or MediaConfig()  # the build's own settings
+    totals, timed = dict.fromkeys(STAGES.values(), 0.0), 0
+    for path in sorted(clip_dir.glob("*.mp4")):
+        if timed == count:
+            break
+        ticks = [time.perf_counter()]
+        try:
+            with open_clip(path) as clip:
+                streams = clip.read(config.sample_rate, 0, config.max_clip_seconds)
+            ticks.append(time.perf_counter())
+            with open_clip(path) as clip:
+                streams = clip.read(config.sample_rate, config.num_frames, config.max_clip_seconds)
+            ticks.append(time.perf_counter())
+            if streams.audio_error or streams.video_error:
+                continue
+        except Exception:  # a faulty clip of the sample: not a clip to time
+            continue
+        square_frames(streams.frames, config.frame_size)
+        ticks.append(time.perf_counter())
+        crop_faces(rgb_frames(streams.frames), config.frame_size)
+        ticks.append(time.perf_counter())
+        decode_clip(path, config)
+        ticks.append(time.perf_counter())
+        steps = [b - a for a, b in zip(ticks, ticks[1:])]
+        steps[1] -= steps[0]  # the second read decodes the audio again
+        for name, seconds in zip(STAGES.values(), steps):
+            totals[name] += 1000 * seconds
+        timed += 1
+    return {name: total / max(timed, 1) for name, total in totals.items()}, timed
+
+
+def markdown(build, stages, timed, command):
+    """The RESULTS.md section, markers included."""
+    lines = [START, "## The `full` build: clips per second", "",
+             f"`{command}` ({time.strftime('%Y-%m-%d %H:%M')} UTC). {machine()}; load "
+             f"average at the end {os.getloadavg()[0]:.2f}.", "", build]
+    if stages:
+        cores = os.cpu_count() or 1
+        lines += ["", f"Where a clip's time goes: {timed} clips decoded one at a time on one "
+                  "thread, ms per clip (mean):", "", "| stage | ms per clip |", "|---|---|"]
+        lines += [f"| {label} | {stages[name]:.1f} |" for label, name in STAGES.items()]
+        ceiling = cores * 1000 / stages["clip"]
+        lines += ["", f"At {stages['clip']:.0f} ms per clip, {cores} cores decoding in "
+                  f"parallel with nothing else to do would give at most {ceiling:.1f} clips/s."]
+    lines.append(END)
+    return "\n".join(lines)
 
 
 def with_real_clips(root, target):
@@ -93,13 +164,18 @@ def main(argv=None):
         sys.exit(f"tfds build failed:\n{done.stderr[-3000:]}")
     size_mb = archive.stat().st_size / 2**20
     clips = "real MELD clip properties" if args.real_clips else "the sample's small clips"
-    print(f"full build of a {size_mb:.0f} MB archive in the real layout ({args.dialogues} "
-          f"dialogues, {num_rows} CSV rows, {num_clips} clips, {clips}): {seconds:.1f} s "
-          f"wall, {num_clips / seconds:.1f} clips/s on {os.cpu_count()} cores (unpacking and "
-          "TF start-up included)")
-    flag = " --real-clips" if args.real_clips else ""
-    print(f"command: python bench/full_build.py --dialogues {args.dialogues}{flag}")
-    print(f"machine: {machine()}; date: {time.strftime('%Y-%m-%d')}")
+    build = (f"Full build of a {size_mb:.0f} MB archive in the real layout ({args.dialogues} "
+             f"dialogues, {num_rows} CSV rows, {num_clips} clips, {clips}): {seconds:.1f} s "
+             f"wall, **{num_clips / seconds:.1f} clips/s** on {os.cpu_count()} cores "
+             "(unpacking and TF start-up included).")
+    print(build, flush=True)
+    stages, timed = stage_times(root / "train_splits", args.stages) if args.stages else ({}, 0)
+    command = " ".join(["python bench/full_build.py", *(sys.argv[1:] if argv is None else argv)])
+    text = markdown(build, stages, timed, command)
+    print(text)
+    if args.results:
+        write_section(args.results, text, START, END)
+        print(f"Wrote {args.results}")
 
 
 if __name__ == "__main__":

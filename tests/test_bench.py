@@ -225,3 +225,28 @@ def test_import_sets_the_onednn_cache_capacity_unless_given():
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                              text=True, check=True).stdout  # fmt: skip
         assert out.split()[-1] == expected
+
+
+def test_full_build_stage_times_and_section(tmp_path):
+    """The media benchmark times each decoding stage on healthy clips only."""
+    bench = load_bench("full_build")
+    root = bench.meld_files.prepare_sample(tmp_path / "root", 5)
+    stages, timed = bench.stage_times(root / "train_splits", 3)
+    assert timed == 3 and set(stages) == set(bench.STAGES.values())
+    assert all(ms > 0 for ms in stages.values())
+    text = bench.markdown("Full build: 1 clips/s.", stages, timed, "python bench/full_build.py")
+    ceiling = (os.cpu_count() or 1) * 1000 / stages["clip"]
+    assert f"would give at most {ceiling:.1f} clips/s" in text
+    assert text.startswith(bench.START) and text.endswith(bench.END)
+
+
+def test_encoder_bench_labels_every_head():
+    bench = load_bench("encoders")
+
+    class Heads:
+        output_names = ["emotion", "sentiment", "audio_emotion"]
+
+    labels = bench.random_labels(Heads(), 5, np.random.default_rng(0))
+    assert {k: v.shape for k, v in labels.items()} == {
+        "emotion": (5, 7), "sentiment": (5, 3), "audio_emotion": (5, 7)}
+    assert all((v.sum(-1) == 1).all() for v in labels.values())
