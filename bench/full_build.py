@@ -11,8 +11,9 @@ in a fresh data folder (unpacking included). The sample's clips are small (160 x
 24 fps h264 at 1.6 Mbit/s, 48 kHz 5.1 AAC, 3.6 s: `real_clips`), once, kept in the work
 folder, and the rate is then the one to expect on real MELD.
 
-``--stages N`` then decodes the first N healthy training clips one at a time, on one
-thread, timing each stage of `meld_tf.data.media.decode_clip`: where a clip's time goes.
+``--stages N`` then decodes the first N healthy training clips one at a time, timing each
+stage of `meld_tf.data.media.decode_clip` in wall and CPU time (FFmpeg's slice threads and
+OpenCV's thread pool work inside one clip): where a clip's time goes.
 ``--results FILE`` rewrites the benchmark's section of FILE (``bench/RESULTS.md``).
 
     python bench/full_build.py --dialogues 40 --real-clips --stages 40 --results bench/RESULTS.md
@@ -21,6 +22,7 @@ thread, timing each stage of `meld_tf.data.media.decode_clip`: where a clip's ti
 import argparse
 import os
 import pathlib
+import resource
 import shutil
 import subprocess
 import sys
@@ -66,37 +68,42 @@ def build_parser():
 
 
 def stage_times(clip_dir, count, config=None):
-    """Milliseconds per clip of each decoding stage (`STAGES`), mean over the first
-    ``count`` clips of ``clip_dir`` that have audio and video; and how many were timed."""
+    """``{stage: (wall ms, CPU ms)}`` per clip of each decoding stage (`STAGES`), mean over
+    the first ``count`` clips of ``clip_dir`` that have audio and video; and how many were
+    timed."""
     config = config or MediaConfig()  # the build's own settings
-    totals, timed = dict.fromkeys(STAGES.values(), 0.0), 0
+    totals, timed = {name: [0.0, 0.0] for name in STAGES.values()}, 0
+
+    def tick():
+        return time.perf_counter(), time.process_time()
+
     for path in sorted(clip_dir.glob("*.mp4")):
         if timed == count:
             break
-        ticks = [time.perf_counter()]
+        ticks = [tick()]
         try:
             with open_clip(path) as clip:
                 streams = clip.read(config.sample_rate, 0, config.max_clip_seconds)
-            ticks.append(time.perf_counter())
+            ticks.append(tick())
             with open_clip(path) as clip:
                 streams = clip.read(config.sample_rate, config.num_frames, config.max_clip_seconds)
-            ticks.append(time.perf_counter())
+            ticks.append(tick())
             if streams.audio_error or streams.video_error:
                 continue
         except Exception:  # a faulty clip of the sample: not a clip to time
             continue
         square_frames(streams.frames, config.frame_size)
-        ticks.append(time.perf_counter())
+        ticks.append(tick())
         crop_faces(rgb_frames(streams.frames), config.frame_size)
-        ticks.append(time.perf_counter())
+        ticks.append(tick())
         decode_clip(path, config)
-        ticks.append(time.perf_counter())
-        steps = [b - a for a, b in zip(ticks, ticks[1:])]
-        steps[1] -= steps[0]  # the second read decodes the audio again
+        ticks.append(tick())
+        steps = [[b[i] - a[i] for i in (0, 1)] for a, b in zip(ticks, ticks[1:])]
+        steps[1] = [video - audio for video, audio in zip(steps[1], steps[0])]  # audio again
         for name, seconds in zip(STAGES.values(), steps):
-            totals[name] += 1000 * seconds
+            totals[name] = [total + 1000 * s for total, s in zip(totals[name], seconds)]
         timed += 1
-    return {name: total / max(timed, 1) for name, total in totals.items()}, timed
+    return {name: tuple(t / max(timed, 1) for t in total) for name, total in totals.items()}, timed
 
 
 def markdown(build, stages, timed, command):
@@ -106,12 +113,14 @@ def markdown(build, stages, timed, command):
              f"average at the end {os.getloadavg()[0]:.2f}.", "", build]
     if stages:
         cores = os.cpu_count() or 1
-        lines += ["", f"Where a clip's time goes: {timed} clips decoded one at a time on one "
-                  "thread, ms per clip (mean):", "", "| stage | ms per clip |", "|---|---|"]
-        lines += [f"| {label} | {stages[name]:.1f} |" for label, name in STAGES.items()]
-        ceiling = cores * 1000 / stages["clip"]
-        lines += ["", f"At {stages['clip']:.0f} ms per clip, {cores} cores decoding in "
-                  f"parallel with nothing else to do would give at most {ceiling:.1f} clips/s."]
+        lines += ["", f"Where a clip's time goes: {timed} clips decoded one at a time (FFmpeg's "
+                  "slice threads and OpenCV's threads work within a clip), ms per clip (mean):",
+                  "", "| stage | wall, ms | CPU, ms |", "|---|---|---|"]
+        lines += [f"| {label} | {stages[name][0]:.1f} | {stages[name][1]:.1f} |"
+                  for label, name in STAGES.items()]  # fmt: skip
+        cpu_ms = stages["clip"][1]
+        lines += ["", f"At {cpu_ms:.0f} ms of CPU per clip, {cores} cores busy with nothing but "
+                  f"decoding would give at most {cores * 1000 / cpu_ms:.1f} clips/s."]
     lines.append(END)
     return "\n".join(lines)
 
@@ -139,6 +148,12 @@ def with_real_clips(root, target):
     return target
 
 
+def _children_cpu():
+    """CPU seconds (user + system) of this process's finished children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     work = pathlib.Path(args.work_dir).expanduser() / f"d{args.dialogues}"
@@ -156,9 +171,9 @@ def main(argv=None):
     command = ["tfds", "build", str(REPO / "tfds_meld" / "meld"), "--config", "full",
                "--manual_dir", str(archive.parent), "--data_dir", str(data_dir)]
     tfds_cli = pathlib.Path(sys.executable).parent / "tfds"
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), _children_cpu()
     done = subprocess.run([str(tfds_cli), *command[1:]], capture_output=True, text=True)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, _children_cpu() - cpu_start
     shutil.rmtree(data_dir, ignore_errors=True)
     if done.returncode:
         sys.exit(f"tfds build failed:\n{done.stderr[-3000:]}")
@@ -167,7 +182,8 @@ def main(argv=None):
     build = (f"Full build of a {size_mb:.0f} MB archive in the real layout ({args.dialogues} "
              f"dialogues, {num_rows} CSV rows, {num_clips} clips, {clips}): {seconds:.1f} s "
              f"wall, **{num_clips / seconds:.1f} clips/s** on {os.cpu_count()} cores "
-             "(unpacking and TF start-up included).")
+             f"(unpacking and TF start-up included); {cpu:.0f} s of CPU: {cpu / seconds:.2f} "
+             "cores busy on average.")
     print(build, flush=True)
     stages, timed = stage_times(root / "train_splits", args.stages) if args.stages else ({}, 0)
     command = " ".join(["python bench/full_build.py", *(sys.argv[1:] if argv is None else argv)])
