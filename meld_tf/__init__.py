@@ -31,15 +31,18 @@ def _native_stderr_discarded():
         os.close(devnull)
 
 
-class _NoDeprecationNotices(logging.Filter):
-    """Drops the deprecation notices that libraries log about their own internals
-    (TFDS: ``FeatureConnector.dtype is deprecated`` on every load)."""
+class _NoLibraryNoise(logging.Filter):
+    """Drops what libraries log about their own internals on every load: deprecation
+    notices (TFDS: ``FeatureConnector.dtype is deprecated``) and TFDS's notice that a
+    config is not one of the builder's listed ones (every generated sample size)."""
 
     def filter(self, record):
-        return "is deprecated" not in record.getMessage()
+        message = record.getMessage()
+        return not ("is deprecated" in message
+                    or message.startswith("Using custom data configuration: MeldConfig("))
 
 
-logging.getLogger("absl").addFilter(_NoDeprecationNotices())
+logging.getLogger("absl").addFilter(_NoLibraryNoise())
 # Keep TensorFlow's C++ start-up chatter out of the output; a user who wants it sets
 # TF_CPP_MIN_LOG_LEVEL=0 themselves.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

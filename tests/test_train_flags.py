@@ -111,8 +111,10 @@ def test_library_deprecation_notices_are_dropped():
     absl = logging.getLogger("absl")
     notice = absl.makeRecord("absl", logging.WARNING, "feature.py", 72,
                              "`FeatureConnector.dtype` is deprecated. Please ...", (), None)
+    custom = absl.makeRecord("absl", logging.WARNING, "builder.py", 1, "Using custom data "
+                             "configuration: MeldConfig(name='sample_120d_s0', ...)", (), None)
     other = absl.makeRecord("absl", logging.WARNING, "x.py", 1, "Clip skipped", (), None)
-    assert not absl.filter(notice) and absl.filter(other)
+    assert not absl.filter(notice) and not absl.filter(custom) and absl.filter(other)
 
 
 def test_auto_precision_is_bf16_only_on_cpus_with_bf16_units(tmp_path):
