@@ -250,3 +250,20 @@ def test_encoder_bench_labels_every_head():
     assert {k: v.shape for k, v in labels.items()} == {
         "emotion": (5, 7), "sentiment": (5, 3), "audio_emotion": (5, 7)}
     assert all((v.sum(-1) == 1).all() for v in labels.values())
+
+
+def test_latency_bench_inputs_follow_the_config():
+    bench = load_bench("latency")
+    from meld_tf.config import ModelConfig
+    from meld_tf.serving import input_signature
+    from meld_tf.train_config import TrainConfig
+
+    config = TrainConfig(model=ModelConfig(modalities=("text", "audio", "video"),
+                                           num_frames=3, frame_size=16))  # fmt: skip
+    inputs = bench.raw_inputs(config, np.random.default_rng(0))
+    assert sorted(inputs) == sorted(spec.name for spec in input_signature(config))
+    assert inputs["frames"].shape == (1, 3, 16, 16, 3) and inputs["frames"].dtype == np.uint8
+    assert inputs["waveform"].shape == (1, 4 * 16000) and inputs["waveform_length"][0] == 64000
+    text_only = bench.raw_inputs(TrainConfig(model=ModelConfig(modalities=("text",)), context=0),
+                                 np.random.default_rng(0))
+    assert list(text_only) == ["text"]
