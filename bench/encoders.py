@@ -32,7 +32,7 @@ from meld_tf.train_config import TrainConfig  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from meld_text import machine  # noqa: E402
-from results_file import write_section  # noqa: E402
+from results_file import command_line, publish  # noqa: E402
 
 START, END = "<!-- encoders:start -->", "<!-- encoders:end -->"
 CLASSIFIER = "classifier_text_audio_video"
@@ -128,22 +128,20 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=3, help="timed steps after one warm-up")
     parser.add_argument("--results", default="", help="Markdown file whose section is rewritten")
     args = parser.parse_args(argv)
-    command = " ".join(["python bench/encoders.py", *(sys.argv[1:] if argv is None else argv)])
+    command = command_line("encoders.py", argv)
     lines = [START, "## Training step time per encoder, and of text+audio+video", "",
              f"`{command}` ({time.strftime('%Y-%m-%d %H:%M')} UTC). {machine()}. Random "
              f"batches of {args.batch_size}, mean of {args.steps} steps after one warm-up, "
              "fp32, no XLA; an encoder alone: forward, backward and an SGD update; the "
              "classifier: `train_on_batch` with its default compile.", "",
              "| encoder | input | parameters | training step, s/batch |", "|---|---|---:|---:|"]
-    print("\n".join(lines[1:]), flush=True)
+    print("\n".join(lines[1:]), flush=True)  # The rows follow as they are measured.
     for name in args.encoders:
         name, description, params, seconds = benchmark(name, args.batch_size, args.steps)
         lines.append(f"| {name} | {description} | {params:,} | {seconds:.3f} |")
         print(lines[-1], flush=True)
     lines.append(END)
-    if args.results:
-        write_section(args.results, "\n".join(lines), START, END)
-        print(f"Wrote {args.results}")
+    publish("\n".join(lines), args.results, START, END)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ sys.path[:0] = [str(REPO), str(REPO / "bench")]
 
 from meld_text import machine  # noqa: E402
 from real_clips import make_real  # noqa: E402
-from results_file import write_section  # noqa: E402
+from results_file import command_line, publish  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from meld_tf.data.face_crop import crop_faces  # noqa: E402
@@ -46,7 +46,7 @@ from tfds_meld.meld import meld_files, meld_layout  # noqa: E402
 START, END = "<!-- full-build:start -->", "<!-- full-build:end -->"
 STAGES = {
     "demux + audio decoded to 16 kHz mono": "audio",
-    "+ video: the packets up to the last sampled frame decoded, 8 frames kept": "video",
+    "demux + video packets decoded up to the last sampled frame, 8 frames kept": "video",
     "8 frames squeezed to 112 x 112 (FFmpeg, area)": "square",
     "8 face crops (RGB frames, Haar cascade at 320 px, crops)": "faces",
     "the whole `decode_clip` (as the build calls it)": "clip",
@@ -85,10 +85,11 @@ def stage_times(clip_dir, count, config=None):
             with open_clip(path) as clip:
                 streams = clip.read(config.sample_rate, 0, config.max_clip_seconds)
             ticks.append(tick())
+            audio_error = streams.audio_error
             with open_clip(path) as clip:
-                streams = clip.read(config.sample_rate, config.num_frames, config.max_clip_seconds)
+                streams = clip.read(None, config.num_frames, config.max_clip_seconds)
             ticks.append(tick())
-            if streams.audio_error or streams.video_error:
+            if audio_error or streams.video_error:
                 continue
         except Exception:  # a faulty clip of the sample: not a clip to time
             continue
@@ -99,7 +100,6 @@ def stage_times(clip_dir, count, config=None):
         decode_clip(path, config)
         ticks.append(tick())
         steps = [[b[i] - a[i] for i in (0, 1)] for a, b in zip(ticks, ticks[1:])]
-        steps[1] = [video - audio for video, audio in zip(steps[1], steps[0])]  # audio again
         for name, seconds in zip(STAGES.values(), steps):
             totals[name] = [total + 1000 * s for total, s in zip(totals[name], seconds)]
         timed += 1
@@ -186,12 +186,8 @@ def main(argv=None):
              "cores busy on average.")
     print(build, flush=True)
     stages, timed = stage_times(root / "train_splits", args.stages) if args.stages else ({}, 0)
-    command = " ".join(["python bench/full_build.py", *(sys.argv[1:] if argv is None else argv)])
-    text = markdown(build, stages, timed, command)
-    print(text)
-    if args.results:
-        write_section(args.results, text, START, END)
-        print(f"Wrote {args.results}")
+    text = markdown(build, stages, timed, command_line("full_build.py", argv))
+    publish(text, args.results, START, END)
 
 
 if __name__ == "__main__":

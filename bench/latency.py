@@ -30,7 +30,7 @@ from meld_tf.train_config import TrainConfig  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from meld_text import machine  # noqa: E402
-from results_file import write_section  # noqa: E402
+from results_file import command_line, publish  # noqa: E402
 
 START, END = "<!-- latency:start -->", "<!-- latency:end -->"
 ROWS = {"text": ("text",), "text + audio (4 s)": ("text", "audio"),
@@ -87,7 +87,7 @@ def main(argv=None):
     parser.add_argument("--frame-size", type=int, default=112)
     parser.add_argument("--results", default="", help="Markdown file whose section is rewritten")
     args = parser.parse_args(argv)
-    command = " ".join(["python bench/latency.py", *(sys.argv[1:] if argv is None else argv)])
+    command = command_line("latency.py", argv)
     lines = [START, "## One utterance through the serving function", "",
              f"`{command}` ({time.strftime('%Y-%m-%d %H:%M')} UTC). {machine()}; load average "
              f"at start {os.getloadavg()[0]:.2f}. MiniLM, context 2, video {args.num_frames} "
@@ -99,10 +99,7 @@ def main(argv=None):
         lines.append(f"| {row} | {p50:.1f} | {p95:.1f} |")
         print(lines[-1], flush=True)
     lines.append(END)
-    print("\n".join(lines))
-    if args.results:
-        write_section(args.results, "\n".join(lines), START, END)
-        print(f"Wrote {args.results}")
+    publish("\n".join(lines), args.results, START, END)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import tempfile
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH_DIR)
-from results_file import RESULTS, write_section  # noqa: E402
+from results_file import RESULTS, command_line, publish  # noqa: E402
 
 START, END = "<!-- onednn-cache:start -->", "<!-- onednn-cache:end -->"
 CAPACITIES = (1024, 16384)  # oneDNN's default, meld-tf's.
@@ -77,7 +77,7 @@ def measure(args, capacity):
 def markdown(args, pairs, started, loads):
     from meld_text import machine
 
-    command = " ".join(["python bench/onednn_cache.py", *sys.argv[1:]])
+    command = command_line("onednn_cache.py")
     lines = [
         START, "## oneDNN's primitive cache and length buckets", "",
         f"`{command}` ({started:%Y-%m-%d %H:%M} UTC). {machine()}. Load average at start "
@@ -124,10 +124,7 @@ def main(argv=None):
         pairs.append([measure(args, capacity) for capacity in order])
     loads.append(os.getloadavg()[0])
     text = markdown(args, pairs, started, loads)
-    print(text)
-    if args.results:
-        write_section(args.results, text, START, END)
-        print(f"Wrote {args.results}")
+    publish(text, args.results, START, END)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Sections of ``bench/RESULTS.md`` that a benchmark rewrites, between its two markers."""
 
 import os
+import sys
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
 
@@ -21,3 +22,16 @@ def write_section(path, text, start, end):
         content = content.rstrip("\n") + ("\n\n" if content else "") + text.rstrip("\n") + "\n"
     with open(path, "w", encoding="utf-8") as file:
         file.write(content)
+
+
+def command_line(script, argv=None):
+    """How the benchmark ``script`` was called: ``python bench/<script> <arguments>``."""
+    return " ".join([f"python bench/{script}", *(sys.argv[1:] if argv is None else argv)])
+
+
+def publish(text, path, start, end):
+    """Prints a benchmark's section and, given a ``path``, writes it there."""
+    print(text)
+    if path:
+        write_section(path, text, start, end)
+        print(f"Wrote {path}")
