@@ -47,8 +47,8 @@ logging.getLogger("absl").addFilter(_NoLibraryNoise())
 # TF_CPP_MIN_LOG_LEVEL=0 themselves.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # oneDNN keeps 1,024 compiled primitives by default; length-bucketed batches bring dozens
-# of shapes per layer, and evicted primitives are rebuilt on every step
-# (bench/onednn_cache.py measures it). oneDNN reads it when it builds its first primitive.
+# of shapes per layer, whose primitives may be evicted and rebuilt (bench/onednn_cache.py:
+# 1.01x and 1.20x in two pairs). oneDNN reads it when it builds its first primitive.
 os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "16384")
 if os.environ["TF_CPP_MIN_LOG_LEVEL"] != "0" and "tensorflow" not in sys.modules:
     with _native_stderr_discarded():

@@ -267,3 +267,17 @@ def test_latency_bench_inputs_follow_the_config():
     text_only = bench.raw_inputs(TrainConfig(model=ModelConfig(modalities=("text",)), context=0),
                                  np.random.default_rng(0))
     assert list(text_only) == ["text"]
+
+
+def test_sample_scores_code_version_ignores_comments_and_docstrings(tmp_path, monkeypatch):
+    bench = load_bench("sample_scores")
+    for package in ("meld_tf", "tfds_meld"):
+        (tmp_path / package).mkdir()
+    module = tmp_path / "meld_tf" / "m.py"
+    monkeypatch.setattr(bench, "REPO", tmp_path)
+    module.write_text('"""Doc."""\n\n\ndef f():\n    """Doc."""\n    return 1  # one\n')
+    first = bench.code_version()
+    module.write_text('"""Other doc."""\n\n\ndef f():\n    return 1  # another comment\n')
+    assert bench.code_version() == first
+    module.write_text('"""Doc."""\n\n\ndef f():\n    return 2\n')
+    assert bench.code_version() != first
