@@ -28,6 +28,8 @@ the run folder keeps in ``preprocessor/``); ``from_run`` reopens all of it, and 
 saved before this class existed reopens as one too.
 """
 
+import warnings
+
 import keras
 import numpy as np
 
@@ -39,6 +41,16 @@ from meld_tf.optimizer import make_optimizer
 from meld_tf.preprocessing import MeldPreprocessor
 from meld_tf.serving import Serving, input_signature, write_saved_model
 from meld_tf.train_config import TrainConfig
+
+
+def _quiet_unused_pooler():
+    """Silences Keras's warning that the text backbone's pooler gets no gradient, on every
+    fit: the text encoder pools the backbone's token outputs, not its pooler. The pooler
+    stays trainable, because a KerasHub backbone's config does not carry its layers'
+    trainable flags: a frozen pooler would come back trainable from a ``.keras`` file, and
+    the saved optimizer state would no longer match the model."""
+    warnings.filterwarnings("ignore", category=UserWarning, message=(
+        r"Gradients do not exist for variables \['pooled_dense/kernel', 'pooled_dense/bias'\]"))
 
 
 @keras.saving.register_keras_serializable(package="meld_tf")
@@ -93,6 +105,7 @@ class MeldClassifier(keras.Model):
                 **kwargs):  # fmt: skip
         """Keras ``compile``; each argument left ``"auto"`` is the run's default (see the
         module doc)."""
+        _quiet_unused_pooler()
         if "auto" in (optimizer, loss, loss_weights, metrics):
             config = self._train_config()
             heads = (*HEADS, *config.model.auxiliary_heads)

@@ -47,23 +47,6 @@ def test_frozen_backbone_has_no_trainable_weights():
     assert len(encoder.trainable_weights) == 2
 
 
-@pytest.mark.parametrize("pooling", ["mean", "cls"])
-def test_every_trainable_weight_gets_a_gradient(pooling):
-    """The backbone's pooler (unused: pooling reads the tokens) is frozen, so training does
-    not warn "Gradients do not exist for variables ['pooled_dense/kernel', ...]"."""
-    import tensorflow as tf
-
-    config = _config(text_pooling=pooling)
-    encoder = build_bert_text_encoder(config)
-    inputs = {k: v for k, v in random_inputs(config).items() if k in encoder.input}
-    with tf.GradientTape() as tape:
-        loss = tf.reduce_sum(encoder(inputs, training=True))
-    gradients = tape.gradient(loss, encoder.trainable_weights)
-    assert not [w.path for w, g in zip(encoder.trainable_weights, gradients) if g is None]
-    assert "pooled_dense" in [layer.name for layer in
-                              encoder.get_layer("bert_backbone").layers]  # fmt: skip
-
-
 @pytest.mark.skipif(not HAS_MINILM, reason=NO_MINILM)
 def test_minilm_reproduces_published_similarity():
     config = ModelConfig(modalities=("text",), text_preset="minilm_l6", text_max_length=16)

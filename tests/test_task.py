@@ -4,6 +4,8 @@ Raw-input prediction of a trained run is checked in ``test_serving.py``, beside 
 serving function it answers through.
 """
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -16,9 +18,9 @@ from meld_tf.optimizer import PartwiseAdamW
 from meld_tf.train_config import TrainConfig
 
 
-def _config(auxiliary_loss=0.5, **kwargs):
+def _config(auxiliary_loss=0.5, text_encoder="bilstm", **kwargs):
     model = ModelConfig(**{**tiny_config_kwargs(), "modalities": ("text", "audio"),
-                           "text_encoder": "bilstm", "dropout": 0.0,
+                           "text_encoder": text_encoder, "dropout": 0.0,
                            "auxiliary_loss": auxiliary_loss})  # fmt: skip
     return TrainConfig(model=model, **kwargs)
 
@@ -72,14 +74,20 @@ def test_compile_arguments_replace_the_defaults():
     model.fit(random_inputs(model.config.model, batch=4), _labels(4), epochs=1, verbose=0)
 
 
-def test_saved_classifier_reloads_as_one(tmp_path):
-    model = MeldClassifier.for_config(_config())
+@pytest.mark.parametrize("text_encoder", ["bilstm", "bert"])
+def test_saved_classifier_reloads_as_one(tmp_path, text_encoder):
+    model = MeldClassifier.for_config(_config(text_encoder=text_encoder))
     model.compile()
     inputs = random_inputs(model.config.model, batch=4)
-    model.fit(inputs, _labels(4), epochs=1, verbose=0)
+    with warnings.catch_warnings(record=True) as caught:  # bert: the pooler's is silenced
+        model.fit(inputs, _labels(4), epochs=1, verbose=0)
+    assert not [w for w in caught if "pooled_dense" in str(w.message)
+                and "Gradients do not exist" in str(w.message)]  # fmt: skip
     path = str(tmp_path / "model.keras")
     model.save(path)
-    loaded = keras.models.load_model(path, safe_mode=True)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="Skipping variable loading")  # state kept
+        loaded = keras.models.load_model(path, safe_mode=True)
     assert isinstance(loaded, MeldClassifier)
     for head in HEADS:
         np.testing.assert_allclose(

@@ -31,8 +31,6 @@ def build_bert_text_encoder(config):
     # Layers.
     backbone = load_bert_backbone(config.text_preset, config.text_max_length)
     backbone.trainable = config.text_trainable
-    # Pooling reads the token outputs; the backbone's pooler gets no gradient, so it is frozen.
-    backbone.get_layer("pooled_dense").trainable = False
     pooling = TokenPooling(config.text_pooling, name="text_pooling")
     projection = keras.layers.Dense(config.latent_dim, activation="relu", name="text_latent")
 
