@@ -232,4 +232,5 @@ class MeldHyperModel(keras_tuner.HyperModel):
         adapt_audio_normalization(model, train)  # As in training.
         statistics = BatchNormStatistics(train, config.norm_batches)
         callbacks = [*order, statistics, *training_callbacks(config), *(callbacks or [])]
+        kwargs.setdefault("shuffle", False)  # The dataset shuffles itself, by (seed, epoch).
         return model.fit(*args, epochs=epochs or config.epochs, callbacks=callbacks, **kwargs)
