@@ -24,6 +24,7 @@ import numpy as np  # noqa: E402
 
 from meld_tf import MeldClassifier  # noqa: E402
 from meld_tf.config import ModelConfig  # noqa: E402
+from meld_tf.data.media import MediaConfig  # noqa: E402
 from meld_tf.preprocessing import MeldPreprocessor  # noqa: E402
 from meld_tf.preprocessing.meld_preprocessor import SAMPLE_RATE  # noqa: E402
 from meld_tf.train_config import TrainConfig  # noqa: E402
@@ -63,7 +64,9 @@ def measure(modalities, args):
     """``(p50 ms, p95 ms)`` of one-utterance calls of the serving function."""
     config = TrainConfig(model=ModelConfig(modalities=modalities, num_frames=args.num_frames,
                                            frame_size=args.frame_size))  # fmt: skip
-    media = {"num_frames": 8, "frame_size": 112, "sample_rate": SAMPLE_RATE}  # the full build's
+    built = MediaConfig()  # What the full build stores.
+    media = {"num_frames": built.num_frames, "frame_size": built.frame_size,
+             "sample_rate": SAMPLE_RATE}  # fmt: skip
     model = MeldClassifier.for_config(config, MeldPreprocessor.from_config(config, media))
     serving = model.serving_function()
     inputs = raw_inputs(config, np.random.default_rng(0))
