@@ -6,10 +6,10 @@
 
 Inputs: mp4 clips (any resolution, frame rate or channel count), texts, or both paired
 (the i-th ``--text`` with the i-th clip; as many texts as clips, one text is never shared
-by several clips), or a CSV with the columns ``clip`` and/or
-``text`` (optional ``speaker``, and ``dialogue``: with a run trained with ``--context``,
-the previous rows of the same dialogue are the context). Clip paths in a CSV are relative
-to the CSV's folder. A modality an input lacks (no text, a clip without audio) is masked.
+by several clips), or a CSV with the columns ``clip`` and/or ``text`` (optional ``speaker``,
+and ``dialogue``: with a run trained with ``--context`` or ``--future-context``, the
+previous or next rows of the same dialogue are the context). Clip paths in a CSV are
+relative to the CSV's folder. A modality an input lacks (no text, a clip without audio) is masked.
 
 Prints per input the emotion and sentiment with their probabilities and, for attention
 fusion, the weight of each modality; ``--json`` prints one JSON list. An input that
@@ -85,15 +85,16 @@ def read_csv(path):
     return inputs
 
 
-def contexts_of(inputs, num_turns):
-    """Context string per input index, from earlier inputs of the same ``dialogue``."""
+def contexts_of(inputs, num_turns, num_next=0):
+    """Context string per input index, from the earlier (``num_turns``) and later
+    (``num_next``) inputs of the same ``dialogue``."""
     dialogues = {}
     rows = []
     for item in inputs:
         if item["dialogue"] is not None and item["text"]:
             dialogue = dialogues.setdefault(item["dialogue"], len(dialogues))
             rows.append((dialogue, item["index"], item["speaker"], item["text"]))
-    contexts = dialogue_contexts(rows, num_turns)
+    contexts = dialogue_contexts(rows, num_turns, num_next)
     keys = {item["index"]: context_key(dialogues.get(item["dialogue"], -1), item["index"])
             for item in inputs}  # fmt: skip
     return {index: contexts.get(key, "") for index, key in keys.items()}
@@ -155,8 +156,10 @@ def serving_inputs(examples, contexts, config):
     inputs = {}
     if "text" in modalities:
         inputs["text"] = np.array([example["text"] for example in examples], object)
-        if config.context > 0:
+        if config.dialogue_context:
             inputs["context"] = np.array(contexts, object)
+        if config.reads_speaker:
+            inputs["speaker"] = np.array([example["speaker"] for example in examples], object)
     if "audio" in modalities:
         lengths = [len(e["audio"]) if e["has_audio"] else 0 for e in examples]
         waveform = np.zeros((len(examples), max(lengths + [1])), np.float32)
@@ -185,7 +188,8 @@ def predict(run_dir, inputs):
     model = MeldClassifier.from_run(run_dir)
     config, preprocessor = model.config, model.preprocessor
     modalities = config.model.modalities
-    contexts = contexts_of(inputs, config.context) if config.context > 0 else {}
+    contexts = (contexts_of(inputs, config.context, config.future_context)
+                if config.dialogue_context else {})  # fmt: skip
     answers, prepared = [], []
     for item in inputs:
         try:

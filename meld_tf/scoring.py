@@ -52,7 +52,7 @@ def split_batches(config, preprocessor, examples, split, rows=None):
     ``rows``: the split's ``split_metadata`` if already read; a run with dialogue context
     needs them (read here when not given), a run without ignores them.
     """
-    if config.context > 0:
+    if config.dialogue_context:
         rows = split_metadata(examples) if rows is None else rows
     else:
         rows = None

@@ -5,8 +5,10 @@ tokenisation (and context packing), audio features and frame sampling, then the 
 inside one ``tf.function``. Its inputs are batched and named (only the run's modalities):
 
 - ``text``: UTF-8 strings ``(B,)``; an empty string masks the text. With a run trained
-  with ``--context N``, also ``context`` ``(B,)``: the previous turns, as
-  ``meld_tf.predict`` writes them (``"Speaker: text"``, latest first; "" for none).
+  with ``--context N`` or ``--future-context N``, also ``context`` ``(B,)``: the other
+  turns, as ``meld_tf.predict`` writes them (``"Speaker: text"``, latest first, then
+  ``"Next:"`` and the next turns; "" for none). With a ``--text-template`` that reads
+  ``{speaker}``, also ``speaker`` ``(B,)``: the utterance's speaker.
 - ``waveform``: float32 ``(B, N)`` mono in [-1, 1] at the run's sample rate, and
   ``waveform_length`` int32 ``(B,)``: the samples of each row that are audio (0 masks
   the audio).
@@ -46,8 +48,10 @@ def input_signature(config):
     specs = []
     if "text" in modalities:
         specs.append(tf.TensorSpec([None], tf.string, name="text"))
-        if config.context > 0:
+        if config.dialogue_context:
             specs.append(tf.TensorSpec([None], tf.string, name="context"))
+        if config.reads_speaker:
+            specs.append(tf.TensorSpec([None], tf.string, name="speaker"))
     if "audio" in modalities:
         specs += [tf.TensorSpec([None, None], tf.float32, name="waveform"),
                   tf.TensorSpec([None], tf.int32, name="waveform_length")]  # fmt: skip
@@ -108,7 +112,8 @@ class Serving:
         if "text" in inputs:
             text = inputs["text"]
             present = tf.strings.length(text) > 0
-            result.update(preprocessor.text(text, inputs.get("context"), present=present))
+            result.update(preprocessor.text(text, inputs.get("context"), inputs.get("speaker"),
+                                            present=present))  # fmt: skip
         if "waveform" in inputs:
 
             def clip_audio(row):

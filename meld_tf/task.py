@@ -14,7 +14,7 @@ heads) with
   encoders' own emotion heads, the heads' loss weights, accuracy and weighted/macro F1);
   any argument given replaces its default;
 - ``predict(raw)``: raw inputs, named as the serving function's (`meld_tf.serving`:
-  ``text``, ``context``, ``waveform``/``waveform_length``, ``frames``/``num_frames``);
+  ``text``, ``context``, ``speaker``, ``waveform``/``waveform_length``, ``frames``/``num_frames``);
   a modality left out is masked. Model inputs (``text_token_ids`` ...) predict as any
   Keras model's.
 
@@ -176,8 +176,9 @@ class MeldClassifier(keras.Model):
         size = next(iter(sizes.values()))
         if "text" in names:
             inputs.setdefault("text", np.array([""] * size, object))
-            if "context" in names:
-                inputs.setdefault("context", np.array([""] * size, object))
+            for name in ("context", "speaker"):
+                if name in names:
+                    inputs.setdefault(name, np.array([""] * size, object))
         if "waveform" in names:
             inputs.setdefault("waveform", np.zeros((size, 1), np.float32))
             lengths = np.full(size, inputs["waveform"].shape[1], np.int32)
@@ -206,4 +207,5 @@ class MeldClassifier(keras.Model):
         return self.preprocessor
 
 
-RAW_INPUTS = {"text", "context", "waveform", "waveform_length", "frames", "num_frames"}
+RAW_INPUTS = {"text", "context", "speaker", "waveform", "waveform_length", "frames",
+              "num_frames"}  # fmt: skip

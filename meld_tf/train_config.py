@@ -10,6 +10,7 @@ run writes the data it resolved (``dataset``, ``dataset_version``, ``data_dir``)
 
 import dataclasses
 import json
+import string
 
 from meld_tf.config import JsonConfig, ModelConfig, check_fields, option
 
@@ -21,6 +22,24 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # see meld_tf.distribute.resolve_
 # Validation log key that picks the best epoch -> whether higher is better.
 MONITORS = {"val_emotion_weighted_f1": "max", "val_loss": "min"}
 MAX_SEED = 2**32 - 1  # NumPy's largest seed
+TEMPLATE_FIELDS = ("text", "speaker")  # of ``text_template``
+
+
+def template_parts(template):
+    """``[(literal, field or None)]`` of a ``text_template``, e.g. ``"{speaker}: {text}"``
+    -> ``[("", "speaker"), (": ", "text")]``; raises ``ValueError`` for a field other than
+    ``{text}`` and ``{speaker}`` or a template without ``{text}``."""
+    try:
+        parts = [(literal, field) for literal, field, _, _ in string.Formatter().parse(template)]
+    except ValueError as error:
+        raise ValueError(f"text_template {template!r} (--text-template): {error}") from error
+    fields = [field for _, field in parts if field is not None]
+    if "text" not in fields or set(fields) - set(TEMPLATE_FIELDS):
+        raise ValueError(
+            f"text_template {template!r} (--text-template) must hold {{text}}, and may hold "
+            "{speaker}, and no other field: e.g. '{speaker}: {text}'."
+        )
+    return parts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +56,11 @@ class TrainConfig(JsonConfig):
         data_dir: TFDS data folder; empty for the default of ``meld_tf.dataset``.
         manual_dir: folder of the MELD archive or CSVs, for preparing ``full``/``text``.
         context: previous utterances of the dialogue given to the text encoder.
+        future_context: next utterances of the dialogue given to the text encoder, after
+            the previous ones (`meld_tf.preprocessing.dialogue_contexts`).
+        text_template: how the utterance reads to the text encoder: a format string of
+            ``{text}`` and ``{speaker}`` (the utterance's speaker), e.g. ``"{text}"`` (the
+            default: the utterance alone) or ``"{speaker}: {text}"``.
         max_examples: use only the first ``max_examples`` examples of each split (0: all);
             for smoke runs.
         epochs: maximum number of epochs (early stopping may end sooner).
@@ -113,6 +137,14 @@ class TrainConfig(JsonConfig):
     context: int = option(
         0, "previous utterances of the dialogue given to the text encoder ('Speaker: text')",
         min=0,
+    )  # fmt: skip
+    future_context: int = option(
+        0, "next utterances of the dialogue given to the text encoder, after the previous ones",
+        min=0,
+    )  # fmt: skip
+    text_template: str = option(
+        "{text}", "how the utterance reads to the text encoder: a format string of {text} and "
+        "{speaker}, e.g. '{speaker}: {text}'",
     )  # fmt: skip
     max_examples: int = option(0, "use only the first N examples of each split (0: all)", min=0)
     # Optimisation.
@@ -199,6 +231,7 @@ class TrainConfig(JsonConfig):
         if isinstance(self.loss_weights, list):
             object.__setattr__(self, "loss_weights", tuple(self.loss_weights))
         check_fields(self)
+        template_parts(self.text_template)
         object.__setattr__(self, "loss_weights", tuple(float(w) for w in self.loss_weights))
         if sum(self.loss_weights) == 0:
             raise ValueError(
@@ -217,6 +250,17 @@ class TrainConfig(JsonConfig):
                 f"most the learning rates {', '.join(map(str, rates))} (--lr, "
                 "--pretrained-lr, --scratch-lr)."
             )
+
+    @property
+    def dialogue_context(self):
+        """Whether the text encoder reads other turns of the dialogue (``context`` or
+        ``future_context``)."""
+        return self.context > 0 or self.future_context > 0
+
+    @property
+    def reads_speaker(self):
+        """Whether ``text_template`` reads the utterance's speaker."""
+        return any(field == "speaker" for _, field in template_parts(self.text_template))
 
     def replace(self, **changes):
         """Returns a copy with ``changes``; keys of ``ModelConfig`` go to ``model``."""

@@ -67,11 +67,13 @@ def make_datasets(config, verbose=True):
     preprocessor = MeldPreprocessor.from_config(config, media_of(splits["train"]))
     # Utterance metadata: for dialogue contexts (all splits), the bilstm vocabulary (train).
     rows = {name: None for name in SPLITS}
-    for name in SPLITS if config.context > 0 else ("train",):
-        if config.context > 0 or config.model.text_encoder == "bilstm":
+    for name in SPLITS if config.dialogue_context else ("train",):
+        if config.dialogue_context or config.model.text_encoder == "bilstm":
             rows[name] = split_metadata(splits[name])
-    if config.model.text_encoder == "bilstm":
-        preprocessor.adapt([text for _, _, _, text in rows["train"]])
+    if config.model.text_encoder == "bilstm":  # The utterances as the encoder reads them.
+        template = config.text_template
+        preprocessor.adapt([template.format(text=text, speaker=speaker)
+                            for _, _, speaker, text in rows["train"]])  # fmt: skip
     cache = config.cache
     prepared = {
         name: preprocessor.preprocess(

@@ -40,7 +40,8 @@ def train_run(data_dir, out, *flags):
 def multimodal_run(sample_data_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("serving") / "tav"
     return train_run(sample_data_dir, out, "--modalities", "text", "audio", "video",
-                     "--context", "2")  # fmt: skip
+                     "--context", "1", "--future-context", "1",
+                     "--text-template", "{speaker}: {text}")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +60,9 @@ def inputs_of(run, clips, texts):
     model = MeldClassifier.from_run(run)
     config, preprocessor = model.config, model.preprocessor
     items = predict.read_inputs(clips, texts, None)
-    for item in items:
-        item["dialogue"] = "d"
-    contexts = predict.contexts_of(items, config.context)
+    for item, speaker in zip(items, ["Ross", "Rachel", "Joey", "Monica"]):
+        item["dialogue"], item["speaker"] = "d", speaker
+    contexts = predict.contexts_of(items, config.context, config.future_context)
     examples = [predict.make_example(item, config.model.modalities, preprocessor.media)[0]
                 for item in items]  # fmt: skip
     return config, model, preprocessor, items, examples, [contexts[i["index"]] for i in items]
@@ -74,13 +75,19 @@ def test_serving_gives_the_training_pipelines_outputs(multimodal_run, clips):
     config, model, preprocessor, _, examples, contexts = inputs_of(
         multimodal_run, [*clips, clips[0]], ["Oh my God!", "", "What?"])
     examples[2] = {**examples[2], "has_video": False}  # Video masked, audio kept.
-    assert contexts[2]  # The third input has a context: the first text.
+    assert contexts[0] == "Next: Joey: What?"  # The second input has no text.
+    assert contexts[2] == "Ross: Oh my God!"
     pipeline = [preprocessor(e, tf.constant(c)) for e, c in zip(examples, contexts)]
     batch = {name: tf.stack([p[name] for p in pipeline]) for name in pipeline[0]}
     expected = model.predict_on_batch(finish_inputs(batch, config))
     served = Serving(config, model, preprocessor)(
         **predict.serving_inputs(examples, contexts, config))
     assert set(served) == {"emotion", "sentiment", "fusion_weights"}
+    serving = Serving(config, model, preprocessor)
+    inputs = predict.serving_inputs(examples, contexts, config)
+    ids = serving.model_inputs(inputs)["text_token_ids"]
+    unnamed = serving.model_inputs({**inputs, "speaker": np.array(["", "", ""], object)})
+    assert not np.array_equal(ids, unnamed["text_token_ids"])  # The speaker is read.
     for head in ("emotion", "sentiment"):
         np.testing.assert_allclose(served[head], expected[head], atol=1e-5)
     weights = np.asarray(served["fusion_weights"])
@@ -140,14 +147,15 @@ def test_export_refuses_what_it_cannot_write(multimodal_run, tmp_path, capsys):
 
 def test_classifier_predicts_raw_inputs_and_masks_what_is_left_out(multimodal_run):
     """``MeldClassifier.predict`` of texts alone: the serving function's answers with the
-    audio and video masked by hand (no samples, no frames), in batches of any size."""
+    audio and video masked by hand (no samples, no frames) and no speaker, in batches of
+    any size."""
     model = MeldClassifier.from_run(multimodal_run)
     texts = np.array(["Oh my God!", "Fine.", "What?"], object)
     contexts = np.array(["", "Ross: Hi.", "Monica: Fine."], object)
     answers = model.predict({"text": texts, "context": contexts}, batch_size=2)
     side = model.config.model.frame_size
     masked = Serving(model.config, model, model.preprocessor)(
-        text=texts, context=contexts,
+        text=texts, context=contexts, speaker=np.array(["", "", ""], object),
         waveform=np.zeros((3, 7), np.float32), waveform_length=np.zeros(3, np.int32),
         frames=np.full((3, 2, side, side, 3), 99, np.uint8), num_frames=np.zeros(3, np.int32),
     )  # fmt: skip
@@ -156,4 +164,4 @@ def test_classifier_predicts_raw_inputs_and_masks_what_is_left_out(multimodal_ru
         np.testing.assert_allclose(answers[name], value, atol=1e-5)
     assert answers["fusion_weights"][:, 1:].max() < 1e-6  # Only the text has weight.
     with pytest.raises(ValueError, match="Unknown raw inputs"):
-        model.predict({"text": texts, "speaker": texts})
+        model.predict({"text": texts, "speakers": texts})

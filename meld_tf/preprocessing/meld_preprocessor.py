@@ -5,8 +5,9 @@ ARCHITECTURE.md) into the model's inputs. Training, ``evaluate`` and ``predict``
 `meld_tf.serving`) all use it, restored from the run folder, so the exact same inputs are
 built everywhere. Per example (a ``tf.data`` map, run once: the result is cached):
 
-* text: `TextPreprocessor` (the utterance, and with ``context > 0`` the dialogue's
-  previous turns as the second segment); ``text_mask`` 1.0 (``has_text`` if given).
+* text: `TextPreprocessor` (the utterance as ``text_template`` reads, and with
+  ``context`` or ``future_context`` the dialogue's other turns as the second segment);
+  ``text_mask`` 1.0 (``has_text`` if given).
 * audio: `AudioConverter` (int16 -> log-mel / MFCC frames); ``audio_mask`` = ``has_audio``.
 * video: `VideoConverter` on ``config.model.video_source`` (``face_frames`` or ``frames``):
   ``num_frames`` picked evenly, resized to ``frame_size``, uint8 until a batch is made
@@ -97,7 +98,10 @@ class MeldPreprocessor:
                 "use --dataset full or sample, or --modalities text."
             )
         modalities = model.modalities
-        self.text = TextPreprocessor(tokenizer, config.context) if "text" in modalities else None
+        self.text = None
+        if "text" in modalities:
+            turns = config.context + config.future_context
+            self.text = TextPreprocessor(tokenizer, turns, config.text_template)
         self.audio = self.video = None
         if "audio" in modalities:
             self.audio = AudioConverter(
@@ -127,7 +131,8 @@ class MeldPreprocessor:
         inputs = {}
         if self.text is not None:
             # Dataset examples always have text; a clip to predict may have none.
-            inputs.update(self.text(example["text"], context, present=example.get("has_text")))
+            inputs.update(self.text(example["text"], context, example.get("speaker"),
+                                    present=example.get("has_text")))  # fmt: skip
         if self.audio is not None:
             inputs.update(self.audio(example["audio"], present=example["has_audio"]))
         if self.video is not None:
@@ -144,10 +149,11 @@ class MeldPreprocessor:
         and cached (in memory, or in files with the prefix ``cache``); every epoch then
         reads the cache. ``rows`` (``split_metadata``) is needed only with context.
         """
-        if self.config.context > 0:
+        if self.config.dialogue_context:
             lookup = context_lookup(
-                split_metadata(split) if rows is None else rows, self.config.context
-            )
+                split_metadata(split) if rows is None else rows,
+                self.config.context, self.config.future_context,
+            )  # fmt: skip
 
             def function(example):
                 return self(example, lookup(example))

@@ -1,9 +1,11 @@
 """Text preprocessing: an utterance and its dialogue context -> the model's text inputs.
 
-* ``TextPreprocessor``: the layer (tokenizer + context packing + ``text_mask``).
+* ``TextPreprocessor``: the layer (text template + tokenizer + context packing +
+  ``text_mask``).
 * Dialogue context of a split's examples: ``split_metadata``, ``dialogue_contexts``,
   ``context_key``, ``context_lookup`` (the previous turns, ``"Speaker: text"``, most recent
-  first; a too long context loses its oldest turns when packed).
+  first, then the next turns after ``"Next:"``; a too long context loses its end when
+  packed).
 * Length helpers for batches: ``TEXT_INPUTS``, ``text_length``, ``trim_text``.
 """
 
@@ -13,6 +15,7 @@ import keras
 import tensorflow as tf
 
 from meld_tf.models import TextTokenizer
+from meld_tf.train_config import template_parts
 
 TEXT_INPUTS = ("text_token_ids", "text_segment_ids", "text_padding_mask")
 METADATA = ("dialogue_id", "utterance_id", "speaker", "text")
@@ -22,14 +25,16 @@ METADATA = ("dialogue_id", "utterance_id", "speaker", "text")
 class TextPreprocessor(keras.layers.Layer):
     """Tokenizes utterances (with their dialogue context) into the model's text inputs.
 
-    ``"Speaker"`` is not added to the utterance; with ``context > 0`` the context (the
-    previous turns) is the second segment (`meld_tf.models.TextTokenizer`: after a
-    separator for bilstm, ``[SEP]``-packed for bert; the context is cut first).
+    The utterance reads as ``template`` says (``"{text}"``: alone; ``"{speaker}: {text}"``:
+    after its speaker's name); with ``context > 0`` the context (other turns of the
+    dialogue) is the second segment (`meld_tf.models.TextTokenizer`: after a separator for
+    bilstm, ``[SEP]``-packed for bert; the context is cut first).
 
     Args:
         tokenizer: a ``TextTokenizer`` (adapted, for bilstm), or its ``get_config()``.
-        context: previous turns given as the second segment (``TrainConfig.context``); 0:
-            none, and a given context is ignored.
+        context: turns given as the second segment (``TrainConfig.context`` +
+            ``future_context``); 0: none, and a given context is ignored.
+        template: ``TrainConfig.text_template``.
         **kwargs: ``keras.layers.Layer`` arguments; ``dtype`` is float32 (preprocessing
             never runs in a mixed precision).
 
@@ -37,6 +42,7 @@ class TextPreprocessor(keras.layers.Layer):
         text: strings (a tensor, or Python strings), scalar or ``(B,)``.
         context: strings of the same shape, or None: an empty context (the segments
             training had for a first utterance).
+        speaker: strings of the same shape, or None (``""``): the utterance's speaker.
         present: bool of the same shape, or None (True): whether there is a text.
 
     Returns:
@@ -52,34 +58,50 @@ class TextPreprocessor(keras.layers.Layer):
     TensorShape([6])
     """
 
-    def __init__(self, tokenizer, context=0, **kwargs):
+    def __init__(self, tokenizer, context=0, template="{text}", **kwargs):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         if isinstance(tokenizer, dict):
             tokenizer = TextTokenizer(**tokenizer)
         self.tokenizer = tokenizer
         self.context = context
+        self.template = template
+        self._parts = template_parts(template)
         self.built = True
 
-    def __call__(self, text, context=None, **kwargs):
+    def __call__(self, text, context=None, speaker=None, **kwargs):
         # Python strings too, as the tokenizer takes them (Keras takes tensors positionally).
         text = tf.convert_to_tensor(text, tf.string)
         context = None if context is None else tf.convert_to_tensor(context, tf.string)
-        return super().__call__(text, context, **kwargs)
+        speaker = None if speaker is None else tf.convert_to_tensor(speaker, tf.string)
+        return super().__call__(text, context, speaker, **kwargs)
 
-    def call(self, text, context=None, present=None):
+    def call(self, text, context=None, speaker=None, present=None):
         if self.context <= 0:
             context = None
         elif context is None:
             context = tf.fill(tf.shape(text), "")
-        outputs = dict(self.tokenizer(text, context))
         present = tf.fill(tf.shape(text), True) if present is None else present
+        outputs = dict(self.tokenizer(self.fill_template(text, speaker), context))
         outputs["text_mask"] = tf.cast(present, tf.float32)
         return outputs
 
+    def fill_template(self, text, speaker=None):
+        """The utterance as the encoder reads it: ``template`` filled in (strings)."""
+        if self.template == "{text}":
+            return text
+        values = {"text": text, "speaker": tf.fill(tf.shape(text), "") if speaker is None
+                  else speaker}  # fmt: skip
+        pieces = []
+        for literal, field in self._parts:
+            pieces += [tf.constant(literal)] if literal else []
+            pieces += [values[field]] if field is not None else []
+        return tf.strings.join(pieces) if len(pieces) > 1 else pieces[0]
+
     def get_config(self):
         config = super().get_config()
-        config.update({"tokenizer": self.tokenizer.get_config(), "context": self.context})
+        config.update({"tokenizer": self.tokenizer.get_config(), "context": self.context,
+                       "template": self.template})  # fmt: skip
         return config
 
 
@@ -100,16 +122,19 @@ def split_metadata(split):
     ]
 
 
-def dialogue_contexts(rows, num_turns):
-    """Context strings of every utterance from its dialogue's previous ``num_turns`` turns.
+def dialogue_contexts(rows, num_turns, num_next=0):
+    """Context strings of every utterance from its dialogue's previous ``num_turns`` turns
+    and its next ``num_next`` turns.
 
     Args:
         rows: iterable of ``(dialogue_id, utterance_id, speaker, text)`` of one split.
         num_turns: how many previous utterances to give.
+        num_next: how many next utterances to give.
 
     Returns:
-        ``{context_key: "Speaker: text Speaker: text"}``, most recent turn first; the
-        first utterance of a dialogue gets ``""``.
+        ``{context_key: "Speaker: text Speaker: text Next: Speaker: text"}``: the previous
+        turns, most recent first, then ``"Next:"`` and the next turns, nearest first; the
+        first utterance of a dialogue gets no previous turns, its last no ``"Next:"``.
     """
     dialogues = collections.defaultdict(list)
     for dialogue_id, utterance_id, speaker, text in rows:
@@ -119,16 +144,18 @@ def dialogue_contexts(rows, num_turns):
         turns.sort()
         for i, (utterance_id, _, _) in enumerate(turns):
             previous = turns[max(0, i - num_turns) : i][::-1]
-            contexts[context_key(dialogue_id, utterance_id)] = " ".join(
-                f"{speaker}: {text}" for _, speaker, text in previous
-            )
+            following = turns[i + 1 : i + 1 + num_next]
+            words = [f"{speaker}: {text}" for _, speaker, text in previous]
+            if following:
+                words += ["Next:"] + [f"{speaker}: {text}" for _, speaker, text in following]
+            contexts[context_key(dialogue_id, utterance_id)] = " ".join(words)
     return contexts
 
 
-def context_lookup(rows, num_turns):
+def context_lookup(rows, num_turns, num_next=0):
     """A function ``example -> context`` (scalar string tensor) for a ``tf.data`` map over
     the split whose ``split_metadata`` is ``rows``; an unknown utterance gets ``""``."""
-    contexts = dialogue_contexts(rows, num_turns)
+    contexts = dialogue_contexts(rows, num_turns, num_next)
     keys, values = zip(*contexts.items()) if contexts else ((), ())
     table = tf.lookup.StaticHashTable(
         tf.lookup.KeyValueTensorInitializer(
