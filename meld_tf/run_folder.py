@@ -7,7 +7,8 @@
   and ``preprocessor/``, before the first epoch.
 * ``restore_best_weights(model, run_dir)``, ``read_history(run_dir)``: what the callbacks
   (`meld_tf.callbacks`) left there.
-* ``write_results(...)``: ``model.keras``, ``metrics.json``, the report and the plots.
+* ``write_results(...)``: ``model.keras``, ``metrics.json``, the report and the plots;
+  ``write_predictions`` / ``read_predictions``: the dev and test probabilities.
 * ``run_files(run_dir)``, ``read_metrics(run_dir)``: what a finished run left, read back
   by `meld_tf.task.MeldClassifier.from_run` (the one way a run is reopened: evaluate,
   inspection, predict, export, bench).
@@ -21,6 +22,8 @@ import glob
 import json
 import os
 
+import numpy as np
+
 from meld_tf import plots
 from meld_tf.labels import HEADS
 from meld_tf.metrics import classification_report
@@ -33,6 +36,7 @@ CONFIG_FILE = "config.json"
 PREPROCESSOR_DIR = "preprocessor"
 MODEL_FILE = "model.keras"
 METRICS_FILE = "metrics.json"
+PREDICTIONS_FILE = "predictions.npz"
 REPORT_FILE = "classification_report.txt"
 HISTORY_FILE = "history.csv"
 BEST_WEIGHTS_FILE = "best.weights.h5"
@@ -157,6 +161,7 @@ def write_results(run_dir, model, config, info, validation, test, history):
         "dataset": info["dataset"],
         "dataset_version": config.dataset_version,
         "num_examples": info["num_examples"],
+        "train_emotion_counts": info["emotion_counts"],
         "epochs_run": len(history),
         "best_epoch": best_epoch + 1,
         "selection": f"best epoch by {config.monitor}; test scored once, after training",
@@ -180,6 +185,34 @@ def write_results(run_dir, model, config, info, validation, test, history):
     with open(os.path.join(run_dir, REPORT_FILE), "w", encoding="utf-8") as file:
         file.write("\n".join(reports) + "\n")
     plots.plot_training_curves(history, os.path.join(run_dir, "training_curves.png"))
+
+
+def write_predictions(run_dir, predictions):
+    """Writes ``{split: (labels, probabilities)}`` (`meld_tf.scoring.predict_split`, per
+    head) to the run's ``predictions.npz``, as ``<split>/<head>/labels`` (class indices)
+    and ``<split>/<head>/probabilities``: what a later analysis of the scores reads
+    without the model (e.g. `meld_tf.calibration`)."""
+    arrays = {}
+    for split, (labels, probabilities) in predictions.items():
+        for head in labels:
+            arrays[f"{split}/{head}/labels"] = labels[head]
+            arrays[f"{split}/{head}/probabilities"] = probabilities[head]
+    np.savez_compressed(os.path.join(run_dir, PREDICTIONS_FILE), **arrays)
+
+
+def read_predictions(run_dir):
+    """``{split: (labels, probabilities)}`` per head, as ``write_predictions`` wrote them;
+    raises ``RunError`` for a run without them (finished before 2026-12-01)."""
+    path = os.path.join(run_dir, PREDICTIONS_FILE)
+    if not os.path.isfile(path):
+        raise RunError(f"{run_dir} has no {PREDICTIONS_FILE}; train the run again to get it.")
+    predictions = {}
+    with np.load(path) as arrays:
+        for key in arrays.files:
+            split, head, kind = key.split("/")
+            labels, probabilities = predictions.setdefault(split, ({}, {}))
+            (labels if kind == "labels" else probabilities)[head] = arrays[key]
+    return predictions
 
 
 def read_metrics(run_dir):

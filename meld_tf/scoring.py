@@ -6,8 +6,9 @@ one split of its data.
   `meld_tf.evaluate` and `meld_tf.inspection` reopen a run.
 * ``split_batches(config, preprocessor, examples, split)``: the split's model inputs,
   built exactly as in training.
-* ``predict_split(model, batches)``, ``evaluate_split(model, batches)``: labels and
-  probabilities per head, and their ``classification_metrics``.
+* ``predict_split(model, batches)``, ``split_metrics(labels, probabilities)``,
+  ``evaluate_split(model, batches)``: labels and probabilities per head, and their
+  ``classification_metrics``.
 * ``format_scores(metrics, title)``: accuracy, weighted F1 and macro F1 per head.
 """
 
@@ -75,13 +76,17 @@ def predict_split(model, batches):
     )
 
 
-def evaluate_split(model, batches):
-    """Exact metrics per head (``classification_metrics``) of ``model`` on a split."""
-    labels, probabilities = predict_split(model, batches)
+def split_metrics(labels, probabilities):
+    """Exact metrics per head (``classification_metrics``) of ``predict_split``'s output."""
     return {
         head: classification_metrics(labels[head], probabilities[head], classes)
         for head, classes in HEADS.items()
     }
+
+
+def evaluate_split(model, batches):
+    """Exact metrics per head (``classification_metrics``) of ``model`` on a split."""
+    return split_metrics(*predict_split(model, batches))
 
 
 def format_scores(metrics, title):

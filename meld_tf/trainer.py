@@ -34,7 +34,7 @@ from meld_tf.models.audio_encoder import adapt_audio_normalization
 from meld_tf.preprocessing import MeldPreprocessor, media_of, split_metadata
 from meld_tf.run_data import describe_data, load_splits, resolve_data
 from meld_tf.run_folder import BACKUP_DIR, HISTORY_FILE
-from meld_tf.scoring import evaluate_split, format_scores
+from meld_tf.scoring import format_scores, predict_split, split_metrics
 from meld_tf.task import MeldClassifier
 
 # Data.
@@ -172,10 +172,12 @@ def train(config, callbacks=None, verbose=True):
     model = run_folder.restore_best_weights(model, run_dir)
     model = distribute.local_copy(model, strategy)  # Evaluated and saved on one device.
 
-    validation = evaluate_split(model, validation_data)
-    test = evaluate_split(model, test_data)  # Once, at the end; never used for selection.
+    predictions = {"validation": predict_split(model, validation_data),
+                   "test": predict_split(model, test_data)}  # Once; never for selection.
+    validation, test = (split_metrics(*predictions[split]) for split in ("validation", "test"))
     history = run_folder.read_history(run_dir)
     run_folder.write_results(run_dir, model, config, info, validation, test, history)
+    run_folder.write_predictions(run_dir, predictions)
     if verbose:
         print(format_scores(validation, "Validation (best epoch):"))
         print(format_scores(test, "Test:"))

@@ -67,18 +67,18 @@ def test_quick_run_on_real_meld(tmp_path, monkeypatch):
     bench = load_bench("meld_text")
     trainer = bench.trainer
     made, scored = [], []
-    make_datasets, evaluate_split = trainer.make_datasets, trainer.evaluate_split
+    make_datasets, predict_split = trainer.make_datasets, trainer.predict_split
 
     def recording_make_datasets(config, verbose=True):
         made.append(make_datasets(config, verbose))
         return made[-1]
 
-    def recording_evaluate_split(model, batches):
+    def recording_predict_split(model, batches):
         scored.append(batches)
-        return evaluate_split(model, batches)
+        return predict_split(model, batches)
 
     monkeypatch.setattr(trainer, "make_datasets", recording_make_datasets)
-    monkeypatch.setattr(trainer, "evaluate_split", recording_evaluate_split)
+    monkeypatch.setattr(trainer, "predict_split", recording_predict_split)
     out = tmp_path / "bench"
     summary = bench.main([
         "--quick", "--seeds", "7", "--out", str(out), "--manual-dir", MANUAL_DIR,

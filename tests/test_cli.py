@@ -67,6 +67,16 @@ def test_run_folder_holds_config_model_metrics_and_plots(run_dir):
     report = open(os.path.join(run_dir, "classification_report.txt")).read()
     assert "test / emotion" in report and "weighted avg" in report
     assert not os.path.exists(os.path.join(run_dir, "backup"))  # Deleted: the run finished.
+    # The dev and test probabilities the scores came from, for later analysis.
+    predictions = run_folder.read_predictions(run_dir)
+    for split in ("validation", "test"):
+        labels, probabilities = predictions[split]
+        assert probabilities["emotion"].shape == (metrics["num_examples"][split], 7)
+        for head in ("emotion", "sentiment"):
+            confusion = np.zeros_like(metrics[split][head]["confusion_matrix"])
+            np.add.at(confusion, (labels[head], probabilities[head].argmax(-1)), 1)
+            np.testing.assert_array_equal(confusion, metrics[split][head]["confusion_matrix"])
+    assert sum(metrics["train_emotion_counts"].values()) == metrics["num_examples"]["train"]
 
 
 def test_evaluate_reproduces_the_recorded_metrics(run_dir, capsys):
