@@ -27,7 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from meld_tf import run_folder, trainer  # noqa: E402
+from meld_tf import calibration, run_folder, trainer  # noqa: E402
 from meld_tf.config import ModelConfig  # noqa: E402
 from meld_tf.labels import EMOTIONS, HEADS  # noqa: E402
 from meld_tf.train_config import TrainConfig  # noqa: E402
@@ -89,6 +89,8 @@ def bench_config(args):
         data_dir=args.data_dir,
         manual_dir=args.manual_dir,
         context=args.context,
+        future_context=args.future_context,
+        text_template=args.text_template,
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.lr,
@@ -119,7 +121,37 @@ def run_seed(config, seed, out):
     seconds = timer.seconds or read_seconds(run_dir)
     with open(os.path.join(run_dir, "epoch_seconds.json"), "w", encoding="utf-8") as file:
         json.dump(seconds, file)
-    return {"seed": seed, "run_dir": run_dir, "epoch_seconds": seconds, **metrics}
+    return {"seed": seed, "run_dir": run_dir, "epoch_seconds": seconds,
+            "adjusted": adjusted_scores(run_dir, metrics), **metrics}  # fmt: skip
+
+
+def adjusted_scores(run_dir, metrics):
+    """The emotion head with logit adjustment (`meld_tf.calibration`): ``tau`` chosen on
+    dev for macro F1, then test scored with it; dev's own figure is cross-fitted (each half
+    with the other half's ``tau``). None for a run without ``predictions.npz``."""
+    try:
+        predictions = run_folder.read_predictions(run_dir)
+    except run_folder.RunError:
+        return None
+    counts = [metrics["train_emotion_counts"][emotion] for emotion in EMOTIONS]
+    (dev_labels, dev_probabilities), (test_labels, test_probabilities) = (
+        (labels["emotion"], probabilities["emotion"])
+        for labels, probabilities in (predictions["validation"], predictions["test"])
+    )  # fmt: skip
+    tau, _ = calibration.choose_tau(dev_labels, dev_probabilities, counts)
+    dev_predictions, fold_taus = calibration.cross_fitted(dev_labels, dev_probabilities, counts)
+    test_predictions = calibration.adjusted_predictions(
+        test_probabilities, calibration.prior_bias(counts, tau)
+    )
+    classes = len(EMOTIONS)
+    return {
+        "tau": tau,
+        "fold_taus": fold_taus,
+        "validation": {name: calibration.score(dev_labels, dev_predictions, classes, name)
+                       for name in SCORES},
+        "test": {name: calibration.score(test_labels, test_predictions, classes, name)
+                 for name in SCORES},
+    }  # fmt: skip
 
 
 def read_seconds(run_dir):
@@ -149,6 +181,12 @@ def summarize(runs, config, command):
         emotion: mean_std([run["test"]["emotion"]["per_class"][emotion]["f1"] for run in runs])
         for emotion in EMOTIONS
     }
+    adjusted = None
+    if all(run.get("adjusted") for run in runs):
+        adjusted = {
+            f"{split}/emotion/{score}": mean_std([run["adjusted"][split][score] for run in runs])
+            for split in ("validation", "test") for score in SCORES
+        }  # fmt: skip
     train_examples = runs[0]["num_examples"]["train"]
     seconds = [s for run in runs for s in run["epoch_seconds"]]
     return {
@@ -162,9 +200,10 @@ def summarize(runs, config, command):
         "train_utterances_per_s": train_examples / np.mean(seconds) if seconds else None,
         "aggregate": aggregate,
         "test_emotion_per_class_f1": per_class,
+        "adjusted": adjusted,
         "runs": [
-            {key: run[key] for key in ("seed", "run_dir", "epoch_seconds", "epochs_run",
-                                       "best_epoch", "validation", "test")}
+            {key: run.get(key) for key in ("seed", "run_dir", "epoch_seconds", "epochs_run",
+                                           "best_epoch", "validation", "test", "adjusted")}
             for run in runs
         ],
     }  # fmt: skip
@@ -183,7 +222,11 @@ def markdown(summary):
         f"Command: `{summary['command']}`  ",
         f"Machine: {summary['machine']}; date: {summary['date']}  ",
         f"Configuration: {model['text_preset']}, {model['text_pooling']} pooling, "
-        f"context {config['context']}, {model['text_max_length']} tokens, batch "
+        f"context {config['context']}"
+        + (f" + {config['future_context']} next" if config.get("future_context") else "")
+        + (f", template `{config['text_template']}`"
+           if config.get("text_template", "{text}") != "{text}" else "")
+        + f", {model['text_max_length']} tokens, batch "
         f"{config['batch_size']}, lr {config['learning_rate']}, up to {config['epochs']} "
         f"epochs (best by {config.get('monitor', 'val_loss')}), "
         f"class weights {config['class_weights']}, "
@@ -225,6 +268,20 @@ def markdown(summary):
         "|" + "---|" * len(EMOTIONS),
         "| " + " | ".join(percent(per_class[emotion]) for emotion in EMOTIONS) + " |",
     ]
+    if summary.get("adjusted"):
+        taus = ", ".join(f"{run['adjusted']['tau']:.1f}" for run in summary["runs"])
+        lines += [
+            "",
+            "Emotion with logit adjustment by the train prior (`meld_tf.calibration`; tau "
+            f"chosen on dev for macro F1, per seed: {taus}; dev cross-fitted over halves) "
+            "(%, mean ± std):",
+            "",
+            "| split | accuracy | weighted F1 | macro F1 |",
+            "|---|---|---|---|",
+        ]
+        for split in ("validation", "test"):
+            cells = [percent(summary["adjusted"][f"{split}/emotion/{score}"]) for score in SCORES]
+            lines.append(f"| {split} | " + " | ".join(cells) + " |")
     if summary["seconds_per_epoch"]:
         lines += [
             "",
@@ -260,6 +317,12 @@ def build_parser():
         type=int,
         default=2,
         help="previous utterances ('Speaker: text') as the second segment",
+    )
+    parser.add_argument(
+        "--future-context", type=int, default=0, help="next utterances, after the previous ones"
+    )
+    parser.add_argument(
+        "--text-template", default="{text}", help="the utterance as read, e.g. '{speaker}: {text}'"
     )
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=3)

