@@ -148,6 +148,9 @@ class ModelConfig(JsonConfig):
             folder, or Hugging Face BERT or MPNet folder.
         text_pooling: ``"mean"`` (masked mean over tokens) or ``"cls"``.
         text_trainable: fine-tune the BERT encoder (True) or freeze it.
+        text_frozen_layers: for an MPNet preset, the embeddings and this many lower layers
+            are not fine-tuned (`meld_tf.models.mpnet_backbone.MPNetBackbone`): no gradient
+            is computed through them, so each training step costs less.
         text_max_length: tokens per example, [CLS] and [SEP] included.
         text_vocab_size: ``bilstm`` vocabulary size (TextVectorization ``max_tokens``).
         text_embedding_dim, text_lstm_units: ``bilstm`` sizes.
@@ -202,6 +205,10 @@ class ModelConfig(JsonConfig):
     text_trainable: bool = option(
         True, "freeze the BERT encoder (train only the rest)", flag="--freeze-text", negated=True
     )
+    text_frozen_layers: int = option(
+        0, "MPNet presets: the embeddings and this many lower layers are not fine-tuned "
+        "(faster training)", min=0,
+    )  # fmt: skip
     text_max_length: int = option(64, "tokens per example, context included", min=4)
     text_vocab_size: int = option(20000, "bilstm vocabulary size", min=3)
     text_embedding_dim: int = option(128, "bilstm embedding size", min=1)

@@ -14,6 +14,7 @@ import shutil
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from helpers import run_layer_test, run_model_saving_test, tiny_config_kwargs
 from safetensors.numpy import load_file, save_file
 
@@ -208,6 +209,40 @@ def test_text_encoder_with_an_mpnet_folder(tmp_path):
     changed = dict(inputs, text_segment_ids=np.ones((2, 16), "int32"))
     np.testing.assert_allclose(encoder(changed), encoder(inputs), atol=1e-6)
     run_model_saving_test(encoder, inputs, tmp_path)
+
+
+def test_frozen_lower_stack_gets_no_gradient_and_stays_frozen(tmp_path):
+    """``text_frozen_layers 1`` of 2: only the top layer (and the pooler, the projection)
+    train; the flag survives ``trainable = True`` and a ``.keras`` round trip."""
+    config = _tiny_config(text_frozen_layers=1)
+    encoder = build_bert_text_encoder(config)
+    backbone = encoder.get_layer("mpnet_backbone")
+    full = build_bert_text_encoder(_tiny_config()).get_layer("mpnet_backbone")
+    trainable = {v.path for v in backbone.trainable_weights}
+    assert all("transformer_layer_1" in p or "pooled_dense" in p for p in trainable)
+    assert len(trainable) < len(full.trainable_weights)
+    assert backbone.count_params() == full.count_params()  # the same weights, fewer trained
+    backbone.trainable = True  # as build_bert_text_encoder sets it: the stack stays frozen
+    assert {v.path for v in backbone.trainable_weights} == trainable
+    tokenizer = TextTokenizer.from_config(config)
+    inputs = {name: np.asarray(value) for name, value in
+              tokenizer(np.array(["Oh my God!", "Fine."])).items()}  # fmt: skip
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(encoder(inputs, training=True) ** 2)
+    gradients = tape.gradient(loss, encoder.trainable_weights)
+    top = [g for v, g in zip(encoder.trainable_weights, gradients)
+           if "transformer_layer_1" in v.path]  # fmt: skip
+    assert top and all(g is not None for g in top)
+    restored = run_model_saving_test(encoder, inputs, tmp_path)
+    assert {v.path for v in restored.get_layer("mpnet_backbone").trainable_weights} == trainable
+
+
+def test_frozen_layers_need_an_mpnet_preset():
+    with pytest.raises(ValueError, match="needs an MPNet text preset"):
+        build_bert_text_encoder(ModelConfig(modalities=("text",), text_preset="bert_tiny",
+                                            text_frozen_layers=1))  # fmt: skip
+    with pytest.raises(ValueError, match="between 0 and num_layers"):
+        build_bert_text_encoder(_tiny_config(text_frozen_layers=3))
 
 
 # --- The real all-mpnet-base-v2 ---------------------------------------------------------

@@ -4,6 +4,7 @@ Raw-input prediction of a trained run is checked in ``test_serving.py``, beside 
 serving function it answers through.
 """
 
+import os
 import warnings
 
 import keras
@@ -18,11 +19,14 @@ from meld_tf.optimizer import PartwiseAdamW
 from meld_tf.train_config import TrainConfig
 
 
-def _config(auxiliary_loss=0.5, text_encoder="bilstm", **kwargs):
+def _config(auxiliary_loss=0.5, text_encoder="bilstm", model_kwargs=None, **kwargs):
     model = ModelConfig(**{**tiny_config_kwargs(), "modalities": ("text", "audio"),
                            "text_encoder": text_encoder, "dropout": 0.0,
-                           "auxiliary_loss": auxiliary_loss})  # fmt: skip
+                           "auxiliary_loss": auxiliary_loss, **(model_kwargs or {})})  # fmt: skip
     return TrainConfig(model=model, **kwargs)
+
+
+MPNET_TINY_DIR = os.path.join(os.path.dirname(__file__), "data", "mpnet_tiny")
 
 
 def _labels(batch, seed=0):
@@ -74,9 +78,13 @@ def test_compile_arguments_replace_the_defaults():
     model.fit(random_inputs(model.config.model, batch=4), _labels(4), epochs=1, verbose=0)
 
 
-@pytest.mark.parametrize("text_encoder", ["bilstm", "bert"])
-def test_saved_classifier_reloads_as_one(tmp_path, text_encoder):
-    model = MeldClassifier.for_config(_config(text_encoder=text_encoder))
+@pytest.mark.parametrize("text_encoder, model_kwargs", [
+    ("bilstm", {}), ("bert", {}),
+    ("bert", {"text_preset": MPNET_TINY_DIR, "text_frozen_layers": 1}),  # a frozen stack
+])  # fmt: skip
+def test_saved_classifier_reloads_as_one(tmp_path, text_encoder, model_kwargs):
+    model = MeldClassifier.for_config(_config(text_encoder=text_encoder,
+                                              model_kwargs=model_kwargs))  # fmt: skip
     model.compile()
     inputs = random_inputs(model.config.model, batch=4)
     with warnings.catch_warnings(record=True) as caught:  # bert: the pooler's is silenced

@@ -29,7 +29,9 @@ def build_bert_text_encoder(config):
     frozen unless ``config.text_trainable``, and is pooled with ``config.text_pooling``.
     """
     # Layers.
-    backbone = load_bert_backbone(config.text_preset, config.text_max_length)
+    backbone = load_bert_backbone(
+        config.text_preset, config.text_max_length, config.text_frozen_layers
+    )
     backbone.trainable = config.text_trainable
     pooling = TokenPooling(config.text_pooling, name="text_pooling")
     projection = keras.layers.Dense(config.latent_dim, activation="relu", name="text_latent")

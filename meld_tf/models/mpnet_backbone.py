@@ -43,6 +43,10 @@ class MPNetBackbone(keras_hub.models.Backbone):
             rows more: positions start at 2).
         num_buckets, max_distance: of the relative position bias.
         layer_norm_epsilon: epsilon of every LayerNormalization.
+        frozen_layers: 0, or the number of lower transformer layers that, with the
+            embeddings and the relative position bias, are not trained (their weights are
+            not trainable, whatever ``trainable`` the backbone is given later, and no
+            gradient is computed through them): the cost of fine-tuning falls with it.
         dtype: dtype policy of the layers.
         **kwargs: ``keras_hub.models.Backbone`` arguments (``name``, ``trainable``).
 
@@ -75,9 +79,14 @@ class MPNetBackbone(keras_hub.models.Backbone):
         num_buckets=32,
         max_distance=128,
         layer_norm_epsilon=1e-5,
+        frozen_layers=0,
         dtype=None,
         **kwargs,
     ):
+        if not 0 <= frozen_layers <= num_layers:
+            raise ValueError(
+                f"frozen_layers {frozen_layers} must be between 0 and num_layers {num_layers}."
+            )
         # === Layers ===
         self.token_embedding = keras_hub.layers.ReversibleEmbedding(
             input_dim=vocabulary_size,
@@ -160,6 +169,25 @@ class MPNetBackbone(keras_hub.models.Backbone):
         self.num_buckets = num_buckets
         self.max_distance = max_distance
         self.layer_norm_epsilon = layer_norm_epsilon
+        self.frozen_layers = frozen_layers
+        self._freeze_lower_stack()
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        keras.layers.Layer.trainable.fset(self, value)  # The layer and its sublayers.
+        self._freeze_lower_stack()  # ``frozen_layers`` hold as long as the backbone does.
+
+    def _freeze_lower_stack(self):
+        if not self.__dict__.get("frozen_layers"):  # Not set yet, or nothing to freeze.
+            return
+        lower = [self.token_embedding, self.position_embedding, self.embeddings_layer_norm,
+                 self.relative_position_bias, *self.transformer_layers[: self.frozen_layers]]
+        for layer in lower:
+            layer.trainable = False
 
     def get_config(self):
         config = super().get_config()
@@ -174,6 +202,7 @@ class MPNetBackbone(keras_hub.models.Backbone):
             "num_buckets": self.num_buckets,
             "max_distance": self.max_distance,
             "layer_norm_epsilon": self.layer_norm_epsilon,
+            "frozen_layers": self.frozen_layers,
         })  # fmt: skip
         return config
 

@@ -156,13 +156,23 @@ def resolve_text_preset(preset):
     )
 
 
-def load_bert_backbone(preset, max_length):
+def load_bert_backbone(preset, max_length, frozen_layers=0):
     """Returns a KerasHub ``BertBackbone`` named ``"bert_backbone"`` for ``preset``, or
-    for ``mpnet_base`` and MPNet folders an ``MPNetBackbone`` named ``"mpnet_backbone"``.
+    for ``mpnet_base`` and MPNet folders an ``MPNetBackbone`` named ``"mpnet_backbone"``
+    (with ``frozen_layers``, which a BERT backbone refuses).
 
     ``bert_tiny`` is randomly initialised with ``max_length`` positions; pretrained
     presets keep their own position table (512 for MiniLM and MPNet).
     """
+    path = None if preset == "bert_tiny" else resolve_text_preset(preset)
+    if path is not None and is_mpnet_folder(path):
+        return MPNetBackbone.from_hf_folder(path, name="mpnet_backbone",
+                                            frozen_layers=frozen_layers)  # fmt: skip
+    if frozen_layers:
+        raise ValueError(
+            f"text_frozen_layers {frozen_layers} (--text-frozen-layers) needs an MPNet text "
+            f"preset (mpnet_base or an MPNet folder), not {preset!r}."
+        )
     if preset == "bert_tiny":
         return keras_hub.models.BertBackbone(
             vocabulary_size=BERT_UNCASED_VOCAB_SIZE,
@@ -170,9 +180,6 @@ def load_bert_backbone(preset, max_length):
             name="bert_backbone",
             **BERT_TINY,
         )
-    path = resolve_text_preset(preset)
-    if is_mpnet_folder(path):
-        return MPNetBackbone.from_hf_folder(path, name="mpnet_backbone")
     return keras_hub.models.BertBackbone.from_preset(path, name="bert_backbone")
 
 
