@@ -16,6 +16,7 @@ config is not trained again: an interrupted benchmark resumes where it stopped.
 
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -82,6 +83,7 @@ def bench_config(args):
         text_preset=args.preset,
         text_pooling=args.pooling,
         text_max_length=args.max_length,
+        text_frozen_layers=args.frozen_layers,
     )
     config = TrainConfig(
         model=model,
@@ -221,7 +223,10 @@ def markdown(summary):
     lines = [
         f"Command: `{summary['command']}`  ",
         f"Machine: {summary['machine']}; date: {summary['date']}  ",
-        f"Configuration: {model['text_preset']}, {model['text_pooling']} pooling, "
+        f"Configuration: {model['text_preset']}"
+        + (f" ({model['text_frozen_layers']} lower layers frozen)"
+           if model.get("text_frozen_layers") else "")
+        + f", {model['text_pooling']} pooling, "
         f"context {config['context']}"
         + (f" + {config['future_context']} next" if config.get("future_context") else "")
         + (f", template `{config['text_template']}`"
@@ -325,6 +330,10 @@ def build_parser():
         "--text-template", default="{text}", help="the utterance as read, e.g. '{speaker}: {text}'"
     )
     parser.add_argument("--max-length", type=int, default=64)
+    parser.add_argument(
+        "--frozen-layers", type=int, default=0,
+        help="MPNet: lower layers not fine-tuned (--text-frozen-layers)",
+    )  # fmt: skip
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=5e-5)
@@ -357,11 +366,18 @@ def main(argv=None):
             "/work/shared/meld/README.md for how to get MELD)."
         )
     config = bench_config(args)
-    name = (
-        f"ctx{config.context}-len{config.model.text_max_length}-{config.model.text_pooling}-"
-        f"{args.precision}" + ("" if args.bucket_by_length else "-fixed")
-        + ("-quick" if args.quick else "")
-    )
+    parts = [
+        "" if args.preset == "minilm_l6" else args.preset,
+        f"ctx{config.context}",
+        f"next{config.future_context}" if config.future_context else "",
+        "template" + hashlib.sha1(args.text_template.encode()).hexdigest()[:6]
+        if args.text_template != "{text}" else "",
+        f"len{config.model.text_max_length}", config.model.text_pooling, args.precision,
+        f"frozen{args.frozen_layers}" if args.frozen_layers else "",
+        "" if args.bucket_by_length else "fixed",
+        "quick" if args.quick else "",
+    ]  # fmt: skip
+    name = "-".join(part for part in parts if part)
     out = args.out or os.path.join(CACHE, "bench", name)
     os.makedirs(out, exist_ok=True)
     runs = [run_seed(config, seed, out) for seed in args.seeds]
