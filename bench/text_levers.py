@@ -88,17 +88,18 @@ def table(records, args, command):
         f"Machine: {meld_text.machine()}; date: {date}  ",
         f"Every run: `python bench/meld_text.py {' '.join(BASE)} --seeds {args.seed}` plus the "
         "lever's flags (MiniLM-L6, mean pooling, batch 32, lr 5e-5, best epoch by dev emotion "
-        "weighted F1). Dev only; Δ against the base, same seed.",
+        "weighted F1). Dev only; Δ against the base, same seed. No speeds here: these runs "
+        "may share the CPU with other work (the speed benchmarks are paired).",
         "",
         "| lever | flags | epochs (best) | dev emo wF1 | dev emo mF1 | dev sent wF1 "
-        "| Δ emo wF1 | Δ sent wF1 | s/epoch |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| Δ emo wF1 | Δ sent wF1 |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, flags in LEVERS.items():
         record = records.get(name)
         shown = f"`{shlex.join(flags)}`" if flags else ""
         if record is None:
-            lines.append(f"| {name} | {shown} | not run | | | | | | |")
+            lines.append(f"| {name} | {shown} | not run | | | | | |")
             continue
         deltas = ["", ""]
         if base is not None and name != "base":
@@ -106,11 +107,9 @@ def table(records, args, command):
                 f"{100 * (record['validation'][h][s] - base['validation'][h][s]):+.2f}"
                 for h, s in (SCORES[0], SCORES[2])
             ]
-        seconds = record["epoch_seconds"]
-        per_epoch = f"{sum(seconds) / len(seconds):.0f}" if seconds else ""
         lines.append(
             f"| {name} | {shown} | {record['epochs_run']} ({record['best_epoch']}) | "
-            + " | ".join(dev_cells(record) + deltas) + f" | {per_epoch} |"
+            + " | ".join(dev_cells(record) + deltas) + " |"
         )
     if base is not None:
         history = run_folder.read_history(base["run_dir"])
