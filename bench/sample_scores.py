@@ -15,7 +15,8 @@ model trained on the other two.
 Runs are kept in ``--work-dir`` (one folder per row and seed): an interrupted benchmark
 resumes where it stopped (an interrupted run resumes at its next epoch), and a run is not
 trained again unless the code that trains it (`code_version`: the sources of ``meld_tf`` and
-``tfds_meld``) has changed since it started.
+``tfds_meld``) or its flags have changed since it started. A run that stopped early is
+reused under a larger ``--epochs``: it would stop at the same epoch.
 """
 
 import argparse
@@ -27,13 +28,19 @@ import subprocess
 import sys
 import time
 
+import tensorflow as tf
+
 REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "bench")]
 
 from meld_text import machine  # noqa: E402
 
 from meld_tf.data.sample_oracle import bayes_accuracy  # noqa: E402
-from meld_tf.run_folder import read_metrics  # noqa: E402
+from meld_tf.run_folder import CONFIG_FILE, asks_for, read_metrics  # noqa: E402
+from meld_tf.train import build_parser as train_parser  # noqa: E402
+from meld_tf.train import config_from_args  # noqa: E402
+from meld_tf.train_config import TrainConfig  # noqa: E402
+from meld_tf.trainer import run_config  # noqa: E402
 
 MARK_START, MARK_END = "<!-- sample-scores:start -->", "<!-- sample-scores:end -->"
 ALL = ("text", "audio", "video")
@@ -82,31 +89,67 @@ def run_dir(work, row, seed):
     return work / "runs" / f"{slug}-seed{seed}"
 
 
+def train_flags(row, seed, args, work):
+    """The ``python -m meld_tf.train`` flags of one row and seed."""
+    modalities, flags = ROWS[row]
+    return [
+        "--modalities", *modalities, *flags, "--dataset", args.dataset, "--data-dir",
+        str(work / "data"), "--epochs", str(args.epochs), "--frame-size", str(args.frame_size),
+        "--num-frames", str(args.num_frames), "--seed", str(seed),
+        "--out", str(run_dir(work, row, seed)), *args.extra,
+    ]  # fmt: skip
+
+
+def train_request(flags):
+    """The ``TrainConfig`` that ``meld_tf.train`` with ``flags`` trains, as its run records
+    it (precision made concrete, absolute data folder)."""
+    config = config_from_args(train_parser().parse_args(flags))
+    return run_config(config, tf.distribute.get_strategy(), verbose=False)
+
+
+def reusable(out, request):
+    """Whether the finished run in ``out`` is what ``request`` (a ``TrainConfig``) would
+    train: the same config, or one whose only difference is its epoch cap and that stopped
+    early, before both caps (the epochs it ran do not depend on the cap)."""
+    metrics = read_metrics(out)
+    config_path = out / CONFIG_FILE
+    if not metrics or not config_path.is_file():
+        return False
+    saved = TrainConfig.load(str(config_path))
+    ran = metrics["epochs_run"]
+    same_cap = saved.epochs == request.epochs
+    stopped_early = ran < saved.epochs and ran <= request.epochs
+    return (same_cap or stopped_early) and asks_for(request.replace(epochs=saved.epochs), saved)
+
+
 def train(row, seed, args, work):
     """Trains one row for one seed (unless done); returns its run folder."""
     out = run_dir(work, row, seed)
+    flags = train_flags(row, seed, args, work)
+    request = train_request(flags)
     if out.exists():
         code = (out / CODE_FILE).read_text().strip() if (out / CODE_FILE).is_file() else "?"
         if code != args.code:
             print(f"{row}, seed {seed}: started by other code ({code}); training again.")
             shutil.rmtree(out)
         elif read_metrics(out):
-            return out
-        # else: interrupted under this code; the same command resumes it.
+            if reusable(out, request):
+                return out
+            print(f"{row}, seed {seed}: finished with other flags; training again.")
+            shutil.rmtree(out)
+        elif (out / CONFIG_FILE).is_file() and not asks_for(
+                request, TrainConfig.load(str(out / CONFIG_FILE))):
+            print(f"{row}, seed {seed}: interrupted with other flags; training again.")
+            shutil.rmtree(out)
+        # else: interrupted under this code and flags; the same command resumes it.
     out.mkdir(parents=True, exist_ok=True)
     (out / CODE_FILE).write_text(args.code + "\n")
-    modalities, flags = ROWS[row]
-    command = [
-        sys.executable, "-m", "meld_tf.train", "--modalities", *modalities, *flags,
-        "--dataset", args.dataset, "--data-dir", str(work / "data"), "--epochs",
-        str(args.epochs), "--frame-size", str(args.frame_size), "--num-frames",
-        str(args.num_frames), "--seed", str(seed), "--out", str(out), *args.extra,
-    ]
     print(f"[{time.strftime('%H:%M:%S')}] {row}, seed {seed}", flush=True)
     log = work / "logs" / f"{out.name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "a", encoding="utf-8") as file:
-        done = subprocess.run(command, stdout=file, stderr=subprocess.STDOUT, cwd=REPO)
+        done = subprocess.run([sys.executable, "-m", "meld_tf.train", *flags], stdout=file,
+                              stderr=subprocess.STDOUT, cwd=REPO)  # fmt: skip
     if done.returncode:
         sys.exit(f"{row}, seed {seed} failed (exit {done.returncode}); see {log}")
     return out
@@ -175,7 +218,7 @@ def build_parser():
     parser.add_argument("--dialogues", type=int, default=120, help="sample size (120: 255 test)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
-    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--frame-size", type=int, default=32)
     parser.add_argument("--num-frames", type=int, default=2)
     parser.add_argument("--work-dir", default="~/.cache/meld_tf/bench/sample_scores")

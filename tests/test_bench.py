@@ -299,6 +299,32 @@ def test_sample_scores_code_version_ignores_comments_and_docstrings(tmp_path, mo
     assert bench.code_version() != first
 
 
+def test_sample_scores_reuses_a_run_only_for_what_it_would_train(tmp_path):
+    """A finished run is reused by the same flags, and by a larger --epochs when it stopped
+    early (it would stop there again); not when it ran to its cap, nor with other flags."""
+    import json
+
+    bench = load_bench("sample_scores")
+    args = bench.build_parser().parse_args(["--epochs", "15"])
+    args.dataset = "sample_120d_s0"
+    work = tmp_path / "work"
+
+    def request(epochs, row="audio"):
+        args.epochs = epochs
+        return bench.train_request(bench.train_flags(row, 1, args, work))
+
+    out = bench.run_dir(work, "audio", 1)
+    out.mkdir(parents=True)
+    saved = request(15).replace(dataset_version="1.0.0")  # as the run records it: resolved
+    assert saved.precision != "auto" and os.path.isabs(saved.data_dir)
+    saved.save(str(out / "config.json"))
+    for ran, epochs, expected in [(9, 15, True), (9, 30, True), (9, 8, False),
+                                  (15, 15, True), (15, 30, False)]:  # fmt: skip
+        (out / "metrics.json").write_text(json.dumps({"epochs_run": ran}))
+        assert bench.reusable(out, request(epochs)) is expected, (ran, epochs)
+    assert not bench.reusable(out, request(15).replace(modalities=("video",)))  # other flags
+
+
 def test_lever_table_deltas_against_the_base(tmp_path):
     levers = load_bench("text_levers")
     base_dir = tmp_path / "base"
