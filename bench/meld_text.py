@@ -84,6 +84,7 @@ def bench_config(args):
         text_pooling=args.pooling,
         text_max_length=args.max_length,
         text_frozen_layers=args.frozen_layers,
+        logit_adjustment=args.logit_adjustment,
     )
     config = TrainConfig(
         model=model,
@@ -130,7 +131,10 @@ def run_seed(config, seed, out):
 def adjusted_scores(run_dir, metrics):
     """The emotion head with logit adjustment (`meld_tf.calibration`): ``tau`` chosen on
     dev for macro F1, then test scored with it; dev's own figure is cross-fitted (each half
-    with the other half's ``tau``). None for a run without ``predictions.npz``."""
+    with the other half's ``tau``). None for a run without ``predictions.npz``, or trained
+    with ``--logit-adjustment`` (its own scores are adjusted already)."""
+    if metrics.get("logit_adjustment"):  # Trained with it: its scores are adjusted.
+        return None
     try:
         predictions = run_folder.read_predictions(run_dir)
     except run_folder.RunError:
@@ -226,6 +230,8 @@ def markdown(summary):
         f"Configuration: {model['text_preset']}"
         + (f" ({model['text_frozen_layers']} lower layers frozen)"
            if model.get("text_frozen_layers") else "")
+        + (f", logit adjustment for dev {model['logit_adjustment']}"
+           if model.get("logit_adjustment", "none") != "none" else "")
         + f", {model['text_pooling']} pooling, "
         f"context {config['context']}"
         + (f" + {config['future_context']} next" if config.get("future_context") else "")
@@ -331,6 +337,10 @@ def build_parser():
     )
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument(
+        "--logit-adjustment", default="none", choices=("none", "macro_f1", "weighted_f1"),
+        help="in the model: emotion logits shifted by -tau log prior, tau chosen on dev",
+    )  # fmt: skip
+    parser.add_argument(
         "--frozen-layers", type=int, default=0,
         help="MPNet: lower layers not fine-tuned (--text-frozen-layers)",
     )  # fmt: skip
@@ -374,6 +384,7 @@ def main(argv=None):
         if args.text_template != "{text}" else "",
         f"len{config.model.text_max_length}", config.model.text_pooling, args.precision,
         f"frozen{args.frozen_layers}" if args.frozen_layers else "",
+        "" if args.logit_adjustment == "none" else f"adjusted-{args.logit_adjustment}",
         "" if args.bucket_by_length else "fixed",
         "quick" if args.quick else "",
     ]  # fmt: skip

@@ -26,6 +26,7 @@ VIDEO_ENCODERS = ("resnet18", "conv3d")
 VIDEO_SOURCES = ("face_frames", "frames")
 VIDEO_TEMPORAL = ("mean", "lstm")
 FUSIONS = ("attention", "concat", "late")
+LOGIT_ADJUSTMENTS = ("none", "macro_f1", "weighted_f1")  # the dev score that chooses tau
 NORMS = ("batch", "group")
 
 # Bounds a field's metadata may set: key -> (test, words).
@@ -186,6 +187,11 @@ class ModelConfig(JsonConfig):
             that learns fastest (text) fits the training set and the slowest (video) gets
             almost no gradient (modality competition); the heads are outputs
             ``"<modality>_emotion"`` of the model.
+        logit_adjustment: ``"none"``, or the dev score (``"macro_f1"``,
+            ``"weighted_f1"``) for which, after training, the emotion head's logits are
+            shifted by ``-tau * log(prior)`` of the training split, ``tau`` chosen on dev
+            (`meld_tf.calibration`; the head ends with a `PriorAdjustment` layer that
+            holds the shift, zero while training).
     """
 
     modalities: tuple = option(
@@ -255,6 +261,10 @@ class ModelConfig(JsonConfig):
         0.5, "loss weight of each encoder's own emotion head (several modalities; 0: none)",
         min=0,
     )
+    logit_adjustment: str = option(
+        "none", "after training, shift the emotion logits by -tau log(train prior), tau "
+        "chosen on dev for this score (helps rare classes)", choices=LOGIT_ADJUSTMENTS,
+    )  # fmt: skip
 
     def __post_init__(self):
         # Lists from JSON or argparse become tuples, so the config stays hashable.

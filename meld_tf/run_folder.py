@@ -152,8 +152,9 @@ def read_history(run_dir):
 # A finished run.
 
 
-def write_results(run_dir, model, config, info, validation, test, history):
-    """Saves the model, the metrics, the report and the plots of a finished run."""
+def write_results(run_dir, model, config, info, validation, test, history, adjustment=None):
+    """Saves the model, the metrics, the report and the plots of a finished run
+    (``adjustment``: the logit adjustment chosen on dev, `meld_tf.trainer`)."""
     model.save(os.path.join(run_dir, MODEL_FILE))
     sign = 1 if MONITORS[config.monitor] == "min" else -1
     best_epoch = min(range(len(history)), key=lambda i: sign * float(history[i][config.monitor]))
@@ -168,6 +169,8 @@ def write_results(run_dir, model, config, info, validation, test, history):
         "validation": validation,
         "test": test,
     }
+    if adjustment:
+        results["logit_adjustment"] = adjustment
     with open(os.path.join(run_dir, METRICS_FILE), "w", encoding="utf-8") as file:
         json.dump(results, file, indent=2)
     reports = [f"meld-tf run {run_dir}: dataset {info['dataset']}"]

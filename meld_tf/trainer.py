@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from meld_tf import distribute, run_folder
+from meld_tf import calibration, distribute, run_folder
 from meld_tf.batching import balanced_class_weights, batches
 from meld_tf.callbacks import make_callbacks
 from meld_tf.labels import EMOTIONS, SPLITS
@@ -130,6 +130,32 @@ def run_config(config, strategy, verbose=True):
     return config
 
 
+def adjust_emotion_logits(model, validation_data, info, config):
+    """With ``config.model.logit_adjustment``: chooses ``tau`` on dev for that score and
+    sets the model's `PriorAdjustment` to ``-tau * log(train prior)``
+    (`meld_tf.calibration`); returns what ``metrics.json`` records of it (None without).
+    The dev scores recorded after it are of a choice made on dev; the record holds the
+    unadjusted and a cross-fitted dev score beside it."""
+    score = config.model.logit_adjustment
+    if score == "none":
+        return None
+    labels, probabilities = predict_split(model, validation_data)  # The bias is still 0.
+    labels, probabilities = labels["emotion"], probabilities["emotion"]
+    counts = [info["emotion_counts"][emotion] for emotion in EMOTIONS]
+    tau, _ = calibration.choose_tau(labels, probabilities, counts, score)
+    folds, fold_taus = calibration.cross_fitted(labels, probabilities, counts, score)
+    model.get_layer("emotion").set_bias(calibration.prior_bias(counts, tau))
+    classes = len(EMOTIONS)
+    return {
+        "score": score,
+        "tau": tau,
+        "fold_taus": fold_taus,
+        "validation_unadjusted": calibration.score(
+            labels, probabilities.argmax(-1), classes, score),
+        "validation_cross_fitted": calibration.score(labels, folds, classes, score),
+    }  # fmt: skip
+
+
 def train(config, callbacks=None, verbose=True):
     """Runs (or resumes) a whole training run and returns its run folder.
 
@@ -171,14 +197,21 @@ def train(config, callbacks=None, verbose=True):
     )
     model = run_folder.restore_best_weights(model, run_dir)
     model = distribute.local_copy(model, strategy)  # Evaluated and saved on one device.
+    adjustment = adjust_emotion_logits(model, validation_data, info, config)
 
     predictions = {"validation": predict_split(model, validation_data),
                    "test": predict_split(model, test_data)}  # Once; never for selection.
     validation, test = (split_metrics(*predictions[split]) for split in ("validation", "test"))
     history = run_folder.read_history(run_dir)
-    run_folder.write_results(run_dir, model, config, info, validation, test, history)
+    run_folder.write_results(run_dir, model, config, info, validation, test, history,
+                             adjustment)  # fmt: skip
     run_folder.write_predictions(run_dir, predictions)
     if verbose:
+        if adjustment:
+            print(f"Logit adjustment: tau {adjustment['tau']:.1f}, chosen on dev for "
+                  f"{adjustment['score']} (dev {100 * adjustment['validation_unadjusted']:.1f}"
+                  f" unadjusted, {100 * adjustment['validation_cross_fitted']:.1f} "
+                  "cross-fitted).")  # fmt: skip
         print(format_scores(validation, "Validation (best epoch):"))
         print(format_scores(test, "Test:"))
         print(f"Saved to {chief_dir}")

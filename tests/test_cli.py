@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from meld_tf import MeldClassifier, evaluate, predict, run_folder, train, trainer
+from meld_tf import MeldClassifier, calibration, evaluate, predict, run_folder, train, trainer
 from meld_tf.data.sample import write_clip
+from meld_tf.labels import EMOTIONS
 from meld_tf.train_config import TrainConfig
 
 TINY = [
@@ -163,6 +164,24 @@ def test_other_modalities_and_fusions(sample_data_dir, tmp_path, capsys, flags):
     assert evaluate_json(run, "test", capsys) == recorded(run)["test"]
     # A text-only input: answered by a text model, an error (exit 1) for audio + video.
     assert predict.main([run, "--text", "Hi."]) == (0 if "text" in flags else 1)
+
+
+def test_logit_adjustment_is_chosen_on_dev_and_kept_in_the_model(sample_data_dir, tmp_path,
+                                                                  capsys):
+    """--logit-adjustment: tau chosen on dev, the model's bias -tau log(train prior); the
+    recorded dev score is the best of the taus tried, and evaluate and predict apply it."""
+    run = run_train(sample_data_dir, tmp_path / "run", "--modalities", "text",
+                    "--logit-adjustment", "macro_f1")  # fmt: skip
+    metrics = recorded(run)
+    adjustment = metrics["logit_adjustment"]
+    assert adjustment["score"] == "macro_f1" and adjustment["tau"] in calibration.TAUS
+    counts = [metrics["train_emotion_counts"][emotion] for emotion in EMOTIONS]
+    model = MeldClassifier.from_run(run)
+    np.testing.assert_allclose(model.get_layer("emotion").bias,
+                               calibration.prior_bias(counts, adjustment["tau"]), rtol=1e-6)
+    assert metrics["validation"]["emotion"]["macro_f1"] >= adjustment["validation_unadjusted"]
+    assert evaluate_json(run, "test", capsys) == metrics["test"]
+    assert predict.main([run, "--text", "Hi."]) == 0
 
 
 def test_interrupted_run_resumes_at_the_next_epoch(sample_data_dir, tmp_path, capsys):

@@ -11,6 +11,7 @@ from meld_tf.models.concat_fusion import ConcatFusion
 from meld_tf.models.conv3d_video_encoder import build_conv3d_video_encoder
 from meld_tf.models.late_fusion import LateFusion
 from meld_tf.models.modality_dropout import ModalityDropout
+from meld_tf.models.prior_adjustment import PriorAdjustment
 from meld_tf.models.resnet18_video_encoder import build_resnet18_video_encoder, video_inputs
 
 ENCODERS = {
@@ -65,7 +66,8 @@ def build_classifier(config):
     Outputs: ``{"emotion": (B, 7) softmax, "sentiment": (B, 3) softmax}``, and with
     ``config.auxiliary_heads`` each encoder's own emotion softmax ``"<modality>_emotion"``
     (`auxiliary_emotion`). The fusion layer is named ``"fusion"``; see
-    ``attention_weights_model`` for its weights.
+    ``attention_weights_model`` for its weights. With ``config.logit_adjustment`` the
+    emotion output is a `PriorAdjustment` of the head's softmax.
 
     Example:
     >>> from meld_tf.config import ModelConfig
@@ -98,7 +100,9 @@ def build_classifier(config):
         for head in HEADS:
             name = "fusion" if head == "emotion" else f"fusion_{head}"
             logits = LateFusion(name=name)([per_modality[head], mask])
-            outputs[head] = keras.layers.Activation("softmax", dtype="float32", name=head)(logits)
+            softmax = keras.layers.Activation(
+                "softmax", dtype="float32", name=head_name(head, config))
+            outputs[head] = softmax(logits)
     else:
         if config.fusion == "attention":
             fused, _ = AttentionFusion(config.latent_dim, name="fusion")([latents, mask])
@@ -107,12 +111,21 @@ def build_classifier(config):
         hidden = _mlp(fused, config, prefix="")
         for head, classes in HEADS.items():
             outputs[head] = keras.layers.Dense(
-                len(classes), activation="softmax", dtype="float32", name=head
+                len(classes), activation="softmax", dtype="float32", name=head_name(head, config)
             )(hidden)
+    if config.logit_adjustment != "none":
+        outputs["emotion"] = PriorAdjustment(len(EMOTIONS), name="emotion")(outputs["emotion"])
     if config.auxiliary_heads:
         for modality, latent in zip(modalities, latents):
             outputs[f"{modality}_emotion"] = auxiliary_emotion(latent, config, modality)
     return keras.Model(inputs, outputs, name="meld_classifier")
+
+
+def head_name(head, config):
+    """The name of a head's softmax layer: the output's name, or with a logit adjustment
+    of the emotion head, ``"emotion_unadjusted"`` (the `PriorAdjustment` is ``"emotion"``)."""
+    adjusted = head == "emotion" and config.logit_adjustment != "none"
+    return f"{head}_unadjusted" if adjusted else head
 
 
 def auxiliary_emotion(latent, config, modality):
