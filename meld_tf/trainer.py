@@ -106,10 +106,15 @@ def make_datasets(config, verbose=True):
 
 
 def build_model(config, preprocessor=None):
-    """The classifier of ``config`` (the one place models are built), uncompiled."""
-    policy = distribute.precision_policy(tf.distribute.get_strategy(), config.precision)
-    keras.mixed_precision.set_global_policy(policy)
-    return MeldClassifier.for_config(config, preprocessor)
+    """The classifier of ``config`` (the one place models are built), uncompiled, in the
+    dtype policy of ``config.precision``; the global policy is left as it was."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(
+        distribute.precision_policy(tf.distribute.get_strategy(), config.precision))
+    try:
+        return MeldClassifier.for_config(config, preprocessor)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 # The run.

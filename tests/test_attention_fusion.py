@@ -63,6 +63,8 @@ def test_all_absent_gives_exact_zeros_in_every_precision(policy):
         tape.watch(latents)
         fused, weights = fusion([latents, mask])
         loss = tf.reduce_sum(tf.cast(fused, "float32") ** 2)
+    assert weights.dtype == "float32"  # a bfloat16 softmax would sum to 1 +- 0.4%
+    np.testing.assert_allclose(np.sum(weights[1:], axis=1), 1.0, atol=1e-6)
     fused, weights = np.asarray(fused, "float32"), np.asarray(weights, "float32")
     assert np.all(fused[0] == 0.0) and np.all(weights[0] == 0.0)
     tolerance = 1e-6 if policy == "float32" else 2e-2

@@ -74,9 +74,16 @@ def test_reestimated_statistics_average_the_batches():
     assert norm.momentum == pytest.approx(0.99)  # Restored.
 
 
-def test_audio_normalization_uses_the_present_examples_statistics():
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_audio_normalization_uses_the_present_examples_statistics(policy):
+    """Adapted in float32 under every precision (``--precision auto`` is bf16 on AMX)."""
     config = ModelConfig(**tiny_config_kwargs(), modalities=("audio",))
-    model = build_classifier(config)
+    previous = keras.mixed_precision.dtype_policy()
+    keras.mixed_precision.set_dtype_policy(policy)
+    try:
+        model = build_classifier(config)
+    finally:
+        keras.mixed_precision.set_dtype_policy(previous)
     rng = np.random.default_rng(1)
     features = rng.normal(3.0, 2.0, size=(10, 6, config.audio_feature_dim)).astype("float32")
     mask = np.array([1, 1, 0, 1, 1, 1, 0, 1, 1, 1], "float32")

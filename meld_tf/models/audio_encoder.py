@@ -48,7 +48,7 @@ def build_audio_encoder(config):
     ``"lstm"`` (an LSTM of ``config.audio_lstm_units``), and a Dense projection.
     """
     # Layers.
-    input_norm = keras.layers.Normalization(axis=-1, name=INPUT_NORM)
+    input_norm = keras.layers.Normalization(axis=-1, name=INPUT_NORM, dtype="float32")
     blocks = []
     for i, filters in enumerate(config.audio_conv_filters):
         blocks += [
