@@ -11,6 +11,11 @@ model trained on the other two.
     python bench/sample_scores.py                      # 3 seeds, writes the README's table
     python bench/sample_scores.py --seeds 1 --rows audio "video (conv3d)"
     python bench/sample_scores.py --quick --out /tmp/t.md   # smoke run (CI)
+    python bench/sample_scores.py --jobs 2             # two runs at a time, a core each
+
+``--jobs N`` trains N runs at a time, each with ``cores / N`` TensorFlow threads: the sample's
+small models keep one core busy better than two (measure it on your machine with
+``bench/sample_scores.py --seeds 1 --rows audio --epochs 2`` and ``--jobs``).
 
 Runs are kept in ``--work-dir`` (one folder per row and seed): an interrupted benchmark
 resumes where it stopped (an interrupted run resumes at its next epoch), and a run is not
@@ -21,7 +26,9 @@ reused under a larger ``--epochs``: it would stop at the same epoch.
 
 import argparse
 import ast
+import concurrent.futures
 import hashlib
+import os
 import pathlib
 import shutil
 import subprocess
@@ -36,6 +43,7 @@ sys.path[:0] = [str(REPO), str(REPO / "bench")]
 from meld_text import machine  # noqa: E402
 
 from meld_tf.data.sample_oracle import bayes_accuracy  # noqa: E402
+from meld_tf.dataset import prepare_meld  # noqa: E402
 from meld_tf.run_folder import CONFIG_FILE, asks_for, read_metrics  # noqa: E402
 from meld_tf.train import build_parser as train_parser  # noqa: E402
 from meld_tf.train import config_from_args  # noqa: E402
@@ -149,10 +157,36 @@ def train(row, seed, args, work):
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "a", encoding="utf-8") as file:
         done = subprocess.run([sys.executable, "-m", "meld_tf.train", *flags], stdout=file,
-                              stderr=subprocess.STDOUT, cwd=REPO)  # fmt: skip
+                              stderr=subprocess.STDOUT, cwd=REPO, env=thread_env(args.jobs))
     if done.returncode:
-        sys.exit(f"{row}, seed {seed} failed (exit {done.returncode}); see {log}")
+        raise RuntimeError(f"{row}, seed {seed} failed (exit {done.returncode}); see {log}")
+    print(f"[{time.strftime('%H:%M:%S')}] {row}, seed {seed}: done", flush=True)
     return out
+
+
+def thread_env(jobs):
+    """The environment of a run when ``jobs`` runs share the machine: its share of the cores
+    for TensorFlow's and oneDNN's thread pools."""
+    env = dict(os.environ)
+    if jobs > 1:
+        threads = str(max(1, (os.cpu_count() or 1) // jobs))
+        env.update(TF_NUM_INTRAOP_THREADS=threads, TF_NUM_INTEROP_THREADS=threads,
+                   OMP_NUM_THREADS=threads)
+    return env
+
+
+def train_all(args, work):
+    """Trains every row of every seed not done yet, ``args.jobs`` at a time: every row of a
+    seed before the next seed's, so that an interrupted benchmark has whole tables early."""
+    prepare_meld(args.dataset, str(work / "data"))  # once, before runs that would race
+    todo = [(row, seed) for seed in args.seeds for row in args.rows]
+    with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+        for future in [pool.submit(train, row, seed, args, work) for row, seed in todo]:
+            try:
+                future.result()
+            except RuntimeError as error:
+                pool.shutdown(cancel_futures=True)
+                sys.exit(str(error))
 
 
 def test_scores(out, drop=()):
@@ -221,6 +255,8 @@ def build_parser():
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--frame-size", type=int, default=32)
     parser.add_argument("--num-frames", type=int, default=2)
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="runs trained at a time (each gets cores / jobs threads)")
     parser.add_argument("--work-dir", default="~/.cache/meld_tf/bench/sample_scores")
     parser.add_argument("--out", default=str(REPO / "README.md"),
                         help="file whose sample-scores section is rewritten (README.md)")
@@ -240,9 +276,7 @@ def main(argv=None):
     work = pathlib.Path(args.work_dir).expanduser() / args.dataset
     start = time.perf_counter()
     results, ceilings = {}, {}
-    for seed in args.seeds:  # Every row of a seed before the next: early, whole tables.
-        for row in args.rows:
-            train(row, seed, args, work)
+    train_all(args, work)
     for row in args.rows:
         modalities = ROWS[row][0]
         ceilings[(row, "")] = bayes_accuracy(modalities, num_dialogues=args.dialogues)
