@@ -74,7 +74,8 @@ def make_train_step(encoder, learning_rate):
     @tf.function(jit_compile=False)
     def train_step(inputs):
         with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(encoder(inputs, training=True)))
+            outputs = tf.cast(encoder(inputs, training=True), "float32")  # as a run's loss
+            loss = tf.reduce_mean(tf.square(outputs))
         weights = encoder.trainable_weights
         grads = tape.gradient(loss, weights)
         optimizer.apply_gradients([(g, w) for g, w in zip(grads, weights) if g is not None])
@@ -85,10 +86,10 @@ def make_train_step(encoder, learning_rate):
 
 def timed(function, batch, steps):
     """Seconds per call of ``function(batch)``, mean of ``steps`` after one warm-up."""
-    np.asarray(function(batch))
+    function(batch).numpy()  # .numpy(): waits for the result (np.asarray fails on bfloat16)
     start = time.perf_counter()
     for _ in range(steps):
-        np.asarray(function(batch))
+        function(batch).numpy()
     return (time.perf_counter() - start) / steps
 
 
