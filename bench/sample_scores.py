@@ -13,9 +13,9 @@ model trained on the other two.
     python bench/sample_scores.py --quick --out /tmp/t.md   # smoke run (CI)
     python bench/sample_scores.py --jobs 2             # two runs at a time, a core each
 
-``--jobs N`` trains N runs at a time, each with ``cores / N`` TensorFlow threads: the sample's
-small models keep one core busy better than two (measure it on your machine with
-``bench/sample_scores.py --seeds 1 --rows audio --epochs 2`` and ``--jobs``).
+``--jobs N`` trains N runs at a time, each with ``cores / N`` TensorFlow threads: small models
+may use one core each better than both together; which is faster depends on the machine
+(time ``--seeds 1 2 --rows audio --epochs 2`` with ``--jobs 1`` and ``--jobs 2``).
 
 Runs are kept in ``--work-dir`` (one folder per row and seed): an interrupted benchmark
 resumes where it stopped (an interrupted run resumes at its next epoch), and a run is not

@@ -143,7 +143,11 @@ def test_sample_scores_quick_writes_its_section(tmp_path):
     stale.mkdir(parents=True)
     (stale / bench.CODE_FILE).write_text("old\n")
     (stale / "config.json").write_text('{"model": {"modalities": ["video"]}, "epochs": 9}')
-    bench.main(["--quick", "--out", str(out), "--work-dir", str(tmp_path / "work")])
+    # Two runs at a time, a thread each (both rows' runs overlap; each finishes).
+    assert bench.thread_env(2)["TF_NUM_INTRAOP_THREADS"] == str(max(1, os.cpu_count() // 2))
+    assert bench.thread_env(1) == dict(os.environ)  # alone: TensorFlow's own choice
+    bench.main(["--quick", "--jobs", "2", "--out", str(out), "--work-dir",
+                str(tmp_path / "work")])
     text = out.read_text()
     assert text.startswith("before\n") and text.endswith("\nafter\n") and "old" not in text
     rows = [line for line in text.splitlines() if line.startswith("| text") or
