@@ -184,8 +184,9 @@ def make_callbacks(config, run_dir, epoch=None, train_data=None):
     * `BatchNormStatistics` (when ``train_data``, the training batches, is given).
     * ``ModelCheckpoint`` of the best weights by ``config.monitor`` (``best.weights.h5``);
       ``train`` loads them at the end.
-    * `EncoderEarlyStopping` (with ``config.encoder_patience``): each encoder frozen at its
-      own best epoch; ``EarlyStopping`` and ``ReduceLROnPlateau`` on ``config.monitor``.
+    * `EncoderEarlyStopping` (with ``config.encoder_patience`` and auxiliary heads): each
+      encoder frozen at its own best epoch;
+    * ``EarlyStopping`` and ``ReduceLROnPlateau`` on ``config.monitor``.
     * ``CSVLogger`` (``history.csv``, appended on resume) and ``TensorBoard`` (``logs/``).
     * `TrainingState` and ``BackupAndRestore`` (``backup/``): an interrupted run resumes
       at its next epoch, exactly as if it had not stopped.
@@ -202,7 +203,7 @@ def make_callbacks(config, run_dir, epoch=None, train_data=None):
     )
     backup = os.path.join(run_dir, BACKUP_DIR)
     encoders = []
-    if config.encoder_patience:
+    if config.encoder_patience and config.model.auxiliary_heads:
         encoders = [EncoderEarlyStopping(
             config.model.modalities, config.encoder_patience, os.path.join(backup, "encoders"),
             early_stopping,

@@ -96,7 +96,8 @@ class TrainConfig(JsonConfig):
         encoder_patience: in a model with auxiliary heads (``ModelConfig.auxiliary_heads``),
             epochs without a lower validation loss of an encoder's own head before the
             encoder returns to its best epoch's weights and stops learning
-            (`meld_tf.encoder_stopping`); 0: off.
+            (`meld_tf.encoder_stopping`); 0: off. Models without auxiliary heads (one
+            modality, or ``auxiliary_loss`` 0) have none to watch: it does nothing there.
         lr_factor: factor of each learning-rate reduction.
         min_learning_rate: floor of the learning-rate reductions.
         precision: ``"auto"`` (bfloat16 on a CPU with AVX-512 BF16 or AMX, where it is
@@ -187,7 +188,7 @@ class TrainConfig(JsonConfig):
         2, "epochs without a better --monitor before the learning rate is reduced", min=0
     )
     encoder_patience: int = option(
-        0, "epochs without a better validation loss of an encoder's own head before that "
+        3, "epochs without a better validation loss of an encoder's own head before that "
         "encoder goes back to its best weights and stops learning (several modalities; 0: off)",
         min=0,
     )
@@ -223,6 +224,7 @@ class TrainConfig(JsonConfig):
             values.setdefault("monitor", "val_loss")  # Before --monitor, by the loss.
             if isinstance(values.get("model"), dict):  # Before auxiliary heads, none.
                 values["model"] = {"auxiliary_loss": 0.0, **values["model"]}
+            values.setdefault("encoder_patience", 0)  # Before per-encoder stopping, none.
         return super().from_dict(values)
 
     def __post_init__(self):
@@ -236,11 +238,6 @@ class TrainConfig(JsonConfig):
         if sum(self.loss_weights) == 0:
             raise ValueError(
                 "loss_weights (0.0, 0.0) (--loss-weights) are both 0; give a head a weight."
-            )
-        if self.encoder_patience and not self.model.auxiliary_heads:
-            raise ValueError(
-                f"encoder_patience {self.encoder_patience} (--encoder-patience) watches the "
-                "encoders' own heads: give several --modalities and --auxiliary-loss above 0."
             )
         rates = [self.learning_rate] if self.learning_rate else [
             self.pretrained_lr, self.scratch_lr]

@@ -3,10 +3,10 @@
 
 import keras
 import numpy as np
-import pytest
 from helpers import random_inputs, tiny_config_kwargs
 
 from meld_tf import MeldClassifier
+from meld_tf.callbacks import make_callbacks
 from meld_tf.config import ModelConfig
 from meld_tf.encoder_stopping import EncoderEarlyStopping
 from meld_tf.optimizer import PartwiseAdamW
@@ -101,8 +101,14 @@ def test_a_resumed_run_restores_the_best_weights_from_its_folder(tmp_path):
     assert resumed.frozen == ["audio"] and _same(_values(model, "audio"), best)
 
 
-def test_encoder_patience_needs_the_auxiliary_heads():
-    with pytest.raises(ValueError, match="encoder_patience 2 .*several --modalities"):
-        TrainConfig(model=ModelConfig(modalities=("text",)), encoder_patience=2)
-    with pytest.raises(ValueError, match="--auxiliary-loss above 0"):
-        TrainConfig(model=ModelConfig(auxiliary_loss=0.0), encoder_patience=2)
+def test_encoders_stop_on_their_own_by_default_where_they_have_heads(tmp_path):
+    def encoder_stopping(**model):
+        config = TrainConfig(model=ModelConfig(**model))
+        return [c for c in make_callbacks(config, str(tmp_path))
+                if isinstance(c, EncoderEarlyStopping)]  # fmt: skip
+
+    (fused,) = encoder_stopping(modalities=MODALITIES)
+    assert fused.patience == TrainConfig().encoder_patience == 3
+    assert fused.modalities == MODALITIES
+    assert encoder_stopping(modalities=("text",)) == []  # No auxiliary head to watch.
+    assert encoder_stopping(modalities=MODALITIES, auxiliary_loss=0.0) == []

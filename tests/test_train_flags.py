@@ -130,12 +130,13 @@ def test_auto_precision_is_bf16_only_on_cpus_with_bf16_units(tmp_path):
     assert cpu_flags(str(tmp_path / "missing")) == set()
 
 
-def test_configs_written_before_precision_monitor_and_auxiliary_heads_read_as_they_trained():
+def test_configs_written_before_a_field_existed_read_as_their_runs_trained():
     old = TrainConfig().to_dict()
-    del old["precision"], old["monitor"], old["model"]["auxiliary_loss"]
+    del old["precision"], old["monitor"], old["model"]["auxiliary_loss"], old["encoder_patience"]
     old.update(mixed_precision=True, dataset_version="1.0.0")
     config = TrainConfig.from_dict(old)
     assert config.precision == "bf16" and config.monitor == "val_loss"
-    assert config.model.auxiliary_loss == 0.0
+    assert config.model.auxiliary_loss == 0.0 and config.encoder_patience == 0
     fresh = TrainConfig.from_dict({"epochs": 2})
     assert fresh.monitor == "val_emotion_weighted_f1" and fresh.model.auxiliary_loss == 0.5
+    assert fresh.encoder_patience == 3
